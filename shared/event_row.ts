@@ -1,0 +1,68 @@
+/**
+ * The mapping from an event record to a `k8s_events` row (DESIGN section 2, rule 3.2).
+ */
+import type { EventRecord } from "./records.ts";
+import { type EventView, toEventInstant } from "./event_view.ts";
+
+/** One row of `k8s_events`, before the database adds `event_id`. `raw` is JSON text of the minified event. */
+export interface EventRow {
+  createdAt: Date;
+  clusterName: string;
+  uid: string;
+  globalUid: string;
+  namespace: string | null;
+  resourceKind: string | null;
+  resourceName: string | null;
+  involvedObjectUid: string | null;
+  eventType: string | null;
+  reason: string | null;
+  message: string | null;
+  compositionId: string | null;
+  raw: string;
+  resourceVersion: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for the textual form of a UUID, the only composition ids the `uuid` column can hold. */
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID.test(value);
+}
+
+/** `<apiVersion>.<Kind>` (`v1.Pod`, `apps/v1.Deployment`); the Kind alone when the source left apiVersion out. */
+export function toResourceKind(apiVersion: string | undefined, kind: string | undefined): string | null {
+  if (kind === undefined) return null;
+  return apiVersion === undefined ? kind : `${apiVersion}.${kind}`;
+}
+
+/** `<cluster>:<event uid>`: unique across clusters, the key the existing stack dedupes on. */
+export function toGlobalUid(cluster: string, uid: string): string {
+  return `${cluster}:${uid}`;
+}
+
+/**
+ * Maps a validated event record, read through its view, to a row. `raw` is the minified event's JSON text.
+ * Throws RangeError when the record carries no usable timestamp (validation rejects those first).
+ */
+export function toEventRow(record: EventRecord, view: EventView, raw: string): EventRow {
+  const createdAt = toEventInstant(view);
+  if (createdAt === undefined) throw new RangeError(`Cannot map event ${view.uid}: it has no timestamp`);
+  const io = view.involvedObject;
+  const compositionId = record.enrichment?.compositionId;
+  return {
+    createdAt,
+    clusterName: record.cluster,
+    uid: view.uid,
+    globalUid: toGlobalUid(record.cluster, view.uid),
+    namespace: view.namespace ?? io.namespace ?? null,
+    resourceKind: toResourceKind(io.apiVersion, io.kind),
+    resourceName: io.name ?? null,
+    involvedObjectUid: io.uid ?? null,
+    eventType: view.type ?? null,
+    reason: view.reason ?? null,
+    message: view.message ?? null,
+    compositionId: isUuid(compositionId) ? compositionId.toLowerCase() : null,
+    raw,
+    resourceVersion: view.resourceVersion,
+  };
+}

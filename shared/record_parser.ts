@@ -1,0 +1,184 @@
+/**
+ * Validation of one NDJSON line into an ingest record, with a stable code for every way it can be wrong.
+ */
+import { type EventRecord, type GapRecord, type IngestRecord, RECORD_VERSION } from "./records.ts";
+import type { LineError, LineErrorCode } from "./line_error.ts";
+import { EVENT_TIME_FIELDS, type EventView, parseTimestamp, toEventView } from "./event_view.ts";
+
+/** A line that passed validation. `view` is set for event records. */
+export type ParsedLine =
+  | { ok: true; record: EventRecord; view: EventView }
+  | { ok: true; record: GapRecord; view?: undefined }
+  | { ok: false; error: LineError };
+
+export interface ParseLineOptions {
+  /** Deepest nesting of arrays and objects a line may have. */
+  jsonDepthMax: number;
+}
+
+/** Cluster names become part of `global_uid` (`<cluster>:<uid>`), so a colon is not allowed in them. */
+const CLUSTER_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
+
+/** True when `name` can be a cluster name: 1-253 letters, digits, `.`, `_`, `-`, starting and ending alphanumeric. */
+export function isClusterName(name: unknown): name is string {
+  return typeof name === "string" && CLUSTER_NAME.test(name);
+}
+
+function fail(line: number, code: LineErrorCode, message: string): ParsedLine {
+  return { ok: false, error: { line, code, message } };
+}
+
+/** Nesting depth of a parsed JSON value, counting stops once it passes `max` (so a hostile value costs little). */
+function depthExceeds(value: unknown, max: number): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (max === 0) return true;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (const child of children) if (depthExceeds(child, max - 1)) return true;
+  return false;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (typeof value !== "object" || value === null) return false;
+  const children = Array.isArray(value) ? value : [...Object.keys(value), ...Object.values(value)];
+  return children.some(hasNul);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "string" ? "a string" : `a ${typeof value}`;
+}
+
+/**
+ * Parses and validates one line (already decoded, without its line end). `line` counts from 1 and is echoed in
+ * every error. Never throws: each failure comes back as a LineError with a stable code.
+ */
+export function parseRecordLine(text: string, line: number, options: ParseLineOptions): ParsedLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return fail(line, "INVALID_JSON", `Cannot parse line ${line}: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail(line, "NOT_AN_OBJECT", `Cannot read line ${line}: it is ${describe(value)}, not an object`);
+  }
+  if (depthExceeds(value, options.jsonDepthMax)) {
+    return fail(line, "TOO_DEEP", `Cannot read line ${line}: nesting deeper than ${options.jsonDepthMax}`);
+  }
+  // JSON can only carry NUL escaped, so a line without the escape needs no walk.
+  if (text.includes("\\u0000") && hasNul(value)) {
+    return fail(line, "NUL_IN_STRING", `Cannot store line ${line}: a string contains a NUL character`);
+  }
+  const record = value as Record<string, unknown>;
+  if (record.v === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "v" is missing`);
+  if (record.v !== RECORD_VERSION) {
+    return fail(
+      line,
+      "UNSUPPORTED_VERSION",
+      `Cannot read line ${line}: record version ${String(record.v).slice(0, 32)} is not ${RECORD_VERSION}`,
+    );
+  }
+  if (!isClusterName(record.cluster)) {
+    return record.cluster === undefined
+      ? fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "cluster" is missing`)
+      : fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "cluster" is not a cluster name`);
+  }
+  const observed = checkTimestampField(record, "observedAt", line);
+  if (observed) return observed;
+  if (record.kind === "event") return parseEvent(record, line);
+  if (record.kind === "gap") return parseGap(record, line);
+  if (record.kind === undefined) {
+    return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "kind" is missing`);
+  }
+  return fail(
+    line,
+    "UNKNOWN_KIND",
+    `Cannot read line ${line}: kind ${JSON.stringify(record.kind).slice(0, 40)} is not "event" or "gap"`,
+  );
+}
+
+function checkTimestampField(record: Record<string, unknown>, field: string, line: number): ParsedLine | undefined {
+  const value = record[field];
+  if (value === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "${field}" is missing`);
+  if (typeof value !== "string" || parseTimestamp(value) === undefined) {
+    return fail(line, "INVALID_TIMESTAMP", `Cannot read line ${line}: field "${field}" is not an RFC 3339 timestamp`);
+  }
+  return undefined;
+}
+
+function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
+  const event = record.event;
+  if (event === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "event" is missing`);
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    return fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "event" is ${describe(event)}, not an object`);
+  }
+  const view = toEventView(event as Record<string, unknown>);
+  if (view === undefined) {
+    return fail(
+      line,
+      "MISSING_FIELD",
+      `Cannot read line ${line}: event.metadata.uid and event.metadata.resourceVersion must be non-empty strings`,
+    );
+  }
+  const enrichment = record.enrichment;
+  if (
+    enrichment !== undefined && (typeof enrichment !== "object" || enrichment === null || Array.isArray(enrichment))
+  ) {
+    return fail(
+      line,
+      "INVALID_FIELD",
+      `Cannot read line ${line}: field "enrichment" is ${describe(enrichment)}, not an object`,
+    );
+  }
+  const labels = (enrichment as Record<string, unknown> | undefined)?.labels;
+  if (labels !== undefined && !isStringMap(labels)) {
+    return fail(
+      line,
+      "INVALID_FIELD",
+      `Cannot read line ${line}: field "enrichment.labels" must map strings to strings`,
+    );
+  }
+  let dated = false;
+  for (const field of EVENT_TIME_FIELDS) {
+    const value = view[field];
+    if (value === undefined) continue;
+    if (parseTimestamp(value) === undefined) {
+      return fail(line, "INVALID_TIMESTAMP", `Cannot read line ${line}: event ${field} is not an RFC 3339 timestamp`);
+    }
+    dated = true;
+  }
+  if (!dated) {
+    return fail(
+      line,
+      "MISSING_TIMESTAMP",
+      `Cannot date line ${line}: the event has no eventTime, lastTimestamp, firstTimestamp or creationTimestamp`,
+    );
+  }
+  return { ok: true, record: record as unknown as EventRecord, view };
+}
+
+function isStringMap(value: unknown): value is Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => typeof v === "string");
+}
+
+function parseGap(record: Record<string, unknown>, line: number): ParsedLine {
+  if (record.from === undefined) {
+    return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "from" is missing`);
+  }
+  if (record.from !== null && (typeof record.from !== "string" || record.from === "")) {
+    return fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "from" must be a resourceVersion or null`);
+  }
+  for (const field of ["to", "reason"]) {
+    const value = record[field];
+    if (value === undefined) {
+      return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "${field}" is missing`);
+    }
+    if (typeof value !== "string" || value === "") {
+      return fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "${field}" must be a non-empty string`);
+    }
+  }
+  return { ok: true, record: record as unknown as GapRecord };
+}
