@@ -1,7 +1,7 @@
 /**
  * Validation of one NDJSON line into an ingest record, with a stable code for every way it can be wrong.
  */
-import { type EventRecord, type GapRecord, type IngestRecord, RECORD_VERSION } from "./records.ts";
+import { type EventRecord, type GapRecord, RECORD_VERSION } from "./records.ts";
 import type { LineError, LineErrorCode } from "./line_error.ts";
 import { EVENT_TIME_FIELDS, type EventView, parseTimestamp, toEventView } from "./event_view.ts";
 
