@@ -140,6 +140,18 @@ function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
       `Cannot read line ${line}: field "enrichment.labels" must map strings to strings`,
     );
   }
+  const raw = event as Record<string, unknown>;
+  const metadata = raw.metadata as Record<string, unknown>;
+  for (const field of RAW_TIME_FIELDS) {
+    const value = field === "creationTimestamp" ? metadata.creationTimestamp : raw[field];
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      return fail(
+        line,
+        "INVALID_TIMESTAMP",
+        `Cannot read line ${line}: event ${field} is ${describe(value)}, not a timestamp`,
+      );
+    }
+  }
   let dated = false;
   for (const field of EVENT_TIME_FIELDS) {
     const value = view[field];
@@ -158,6 +170,16 @@ function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
   }
   return { ok: true, record: record as unknown as EventRecord, view };
 }
+
+/** Every timestamp field of either Event shape; a value that is not a string must not silently count as unset. */
+const RAW_TIME_FIELDS = [
+  "eventTime",
+  "lastTimestamp",
+  "firstTimestamp",
+  "deprecatedLastTimestamp",
+  "deprecatedFirstTimestamp",
+  "creationTimestamp",
+] as const;
 
 function isStringMap(value: unknown): value is Record<string, string> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
