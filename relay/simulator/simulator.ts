@@ -1,0 +1,209 @@
+/**
+ * A Kubernetes API server simulator on a loopback port: discovery, core/v1 events (list with paging, watch with
+ * bookmarks, resume and 410), objects with PartialObjectMetadata, Leases with optimistic concurrency, tables for
+ * kubectl, and controls and scenarios for tests. The real `@kubernetes/client-node` and kubectl talk to it.
+ */
+import { Controls, type ErrorRule, type RequestLogEntry } from "./controls.ts";
+import { EventStore } from "./event_store.ts";
+import type { CoreV1Event, KubeObject } from "./kube_types.ts";
+import { toKubeStatus } from "./kube_status.ts";
+import { toKubeconfig } from "./kubeconfig.ts";
+import { type EventDraft, toNewEvent } from "./new_event.ts";
+import { ObjectStore } from "./object_store.ts";
+import { ResourceRegistry } from "./resources.ts";
+import { RevisionCounter } from "./revision_counter.ts";
+import { routeRequest } from "./router.ts";
+import { burst, crashLoopStorm, podLifecycle } from "./scenarios.ts";
+import type { SimulatorState, WatchGoneAnswer } from "./simulator_state.ts";
+
+/** Settings of a simulator; every field is optional. */
+export interface SimulatorOptions {
+  /** Events expire this long after their last write, like the API server's --event-ttl. Default 1 h. */
+  eventTtlMs?: number;
+  /** How many recent event changes a watch may resume from; older answers 410. Default 10,000. */
+  watchWindowSize?: number;
+  /** uid of the kube-system namespace (cluster name detection may use it). Default a random UUID. */
+  clusterUid?: string;
+  /** ms clock for timestamps and the TTL. Default Date.now. */
+  now?: () => number;
+  /** Port to listen on at 127.0.0.1. Default 0 (a free port). */
+  port?: number;
+  /** A watch with allowWatchBookmarks=true gets a BOOKMARK after this long without changes. Default 1,000. */
+  bookmarkIntervalMs?: number;
+  /** A watch resuming from before the window gets an ERROR event (200, "event") or an HTTP 410 ("status"). Default "event". */
+  watchGoneAnswer?: WatchGoneAnswer;
+}
+
+/** A running simulator. Every method is synchronous except the scenarios and close. */
+export interface Simulator {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** YAML kubeconfig text for this server over plain http. */
+  kubeconfig(options?: { namespace?: string }): string;
+  /** Stores a new event (ADDED); defaults fill in name, uid, timestamps and count. Throws KubeApiError 409 on a taken name. */
+  createEvent(event: EventDraft): CoreV1Event;
+  /** Changes a copy of an event and stores it (MODIFIED, new resourceVersion). Throws KubeApiError 404 when absent. */
+  updateEvent(namespace: string, name: string, change: (e: CoreV1Event) => void): CoreV1Event;
+  /** Deletes an event (DELETED). Throws KubeApiError 404 when absent. */
+  deleteEvent(namespace: string, name: string): void;
+  /** Stores any object (pods, replicasets, deployments, nodes, compositions, ...); unknown kinds become served types. */
+  putObject(object: KubeObject): KubeObject;
+  /** Every event version ever emitted as ADDED or MODIFIED: the set a lossless relay must store. */
+  emittedVersions(): { uid: string; resourceVersion: string }[];
+  /** The current cluster-wide resourceVersion. */
+  readonly resourceVersion: string;
+  /** Resuming from any resourceVersion before the current one answers 410. */
+  expireWatchWindow(): void;
+  /** Ends all open watch streams cleanly. */
+  closeWatches(): void;
+  /** Watch streams send nothing (no events, no bookmarks) for `durationMs`. */
+  stallWatches(durationMs: number): void;
+  /** Every response is delayed by `ms`. */
+  setLatency(ms: number): void;
+  /** The next `times` requests matching `method` and `pathPattern` (path with query) answer `status`. */
+  injectErrors(rule: ErrorRule): void;
+  /** Answered requests in order (the newest 100,000). */
+  readonly requestLog: RequestLogEntry[];
+  /** Deployment, ReplicaSet and Pods with their events (scaling, creation, scheduling, image pull, start). */
+  podLifecycle(
+    options: { namespace: string; deployment: string; replicas: number; labels?: Record<string, string> },
+  ): Promise<CoreV1Event[]>;
+  /** A BackOff event modified `modifications` times (count and lastTimestamp bumped); returns every version. */
+  crashLoopStorm(options: { namespace: string; pod: string; modifications: number }): Promise<CoreV1Event[]>;
+  /** `count` events, at `perSecond` when given, else as fast as possible. */
+  burst(options: { count: number; perSecond?: number; namespace?: string }): Promise<CoreV1Event[]>;
+  /** Ends the watches and stops the server. */
+  close(): Promise<void>;
+}
+
+/** How long close() lets requests in flight finish before it cuts their connections. */
+const SHUTDOWN_GRACE_MS = 1_000;
+
+/** Interval of the sweep that deletes events whose TTL has run out. */
+const EXPIRY_SWEEP_INTERVAL_MS = 1_000;
+
+/** Starts a simulator on 127.0.0.1 (a free port unless `options.port`). Throws RangeError on a bad option. */
+export function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  try {
+    return Promise.resolve(createSimulator(options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function createSimulator(options: SimulatorOptions): Simulator {
+  const now = options.now ?? Date.now;
+  const eventTtlMs = options.eventTtlMs ?? 60 * 60 * 1000;
+  const watchWindowSize = options.watchWindowSize ?? 10_000;
+  if (!(eventTtlMs > 0)) throw new RangeError(`Cannot start the simulator: eventTtlMs ${eventTtlMs} is not positive`);
+  if (!Number.isInteger(watchWindowSize) || watchWindowSize < 1) {
+    throw new RangeError(`Cannot start the simulator: watchWindowSize ${watchWindowSize} is not a positive integer`);
+  }
+  const counter = new RevisionCounter();
+  const events = new EventStore({ counter, watchWindowSize, eventTtlMs, now });
+  const objects = new ObjectStore({ counter, now });
+  const registry = new ResourceRegistry();
+  const controls = new Controls();
+  let watchController = new AbortController();
+  const closeController = new AbortController();
+  const serverController = new AbortController();
+  const unfinished = new Set<Promise<void>>();
+  const state: SimulatorState = {
+    counter,
+    events,
+    objects,
+    registry,
+    controls,
+    now,
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1_000,
+    watchTimeoutMs: 30 * 60 * 1000,
+    watchGoneAnswer: options.watchGoneAnswer ?? "event",
+    watchSignal: () => watchController.signal,
+  };
+  const putObject = (object: KubeObject): KubeObject => {
+    const type = registry.ensureKind(object.apiVersion, object.kind, {
+      isNamespaced: object.metadata.namespace !== undefined,
+    });
+    return objects.put(type, object);
+  };
+  for (const name of ["default", "kube-system", "kube-public"]) {
+    const uid = name === "kube-system" ? options.clusterUid ?? crypto.randomUUID() : crypto.randomUUID();
+    putObject({ apiVersion: "v1", kind: "Namespace", metadata: { name, uid }, status: { phase: "Active" } });
+  }
+
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    signal: serverController.signal,
+    onListen: () => {},
+    onError: (error) => {
+      console.error(`simulator: cannot answer a request: ${error instanceof Error ? error.message : String(error)}`);
+      return Response.json(toKubeStatus(500, { message: "internal error in the simulator" }), { status: 500 });
+    },
+  }, (request, info) => {
+    // Settled, delivered or not (a client that disconnects rejects it), the request no longer holds close() up.
+    const settle = () => unfinished.delete(info.completed);
+    unfinished.add(info.completed);
+    info.completed.then(settle, settle);
+    return routeRequest(state, request, closeController.signal);
+  });
+  const sweep = setInterval(() => events.expire(), EXPIRY_SWEEP_INTERVAL_MS);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const target = {
+    now,
+    signal: closeController.signal,
+    createEvent: (draft: EventDraft) => events.create(toNewEvent(draft, now())),
+    updateEvent: (namespace: string, name: string, change: (e: CoreV1Event) => void) =>
+      events.update(namespace, name, change),
+    putObject,
+    getObject: (apiVersion: string, kind: string, namespace: string, name: string) => {
+      const type = registry.byKind(apiVersion, kind);
+      return type === undefined ? undefined : objects.get(type, type.isNamespaced ? namespace : "", name);
+    },
+  };
+  let isClosed = false;
+
+  return {
+    url,
+    kubeconfig: (kubeconfigOptions) => toKubeconfig(url, kubeconfigOptions),
+    createEvent: target.createEvent,
+    updateEvent: target.updateEvent,
+    deleteEvent: (namespace, name) => events.delete(namespace, name),
+    putObject,
+    emittedVersions: () => events.emittedVersions(),
+    get resourceVersion() {
+      return String(counter.current);
+    },
+    expireWatchWindow: () => events.expireWindow(),
+    closeWatches: () => {
+      watchController.abort();
+      watchController = new AbortController();
+    },
+    stallWatches: (durationMs) => controls.stallWatches(durationMs),
+    setLatency: (ms) => {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`Cannot set latency: ${ms} ms is not a duration`);
+      controls.latencyMs = ms;
+    },
+    injectErrors: (rule) => controls.addErrorRule(rule),
+    get requestLog() {
+      return controls.requestLog;
+    },
+    podLifecycle: (scenario) => podLifecycle(target, scenario),
+    crashLoopStorm: (scenario) => crashLoopStorm(target, scenario),
+    burst: (scenario) => burst(target, scenario),
+    close: async () => {
+      if (isClosed) return;
+      isClosed = true;
+      clearInterval(sweep);
+      closeController.abort();
+      watchController.abort();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
+      await Promise.race([Promise.allSettled([...unfinished]), grace]);
+      clearTimeout(timer);
+      // Connections still open belong to clients that stopped reading; cut them like a stopping API server would.
+      serverController.abort();
+      await server.finished;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Database helpers of the benchmark: connections with TCP_NODELAY, the events table as our migrations define it
+ * with its daily partitions, and a plain COPY of rows.
+ */
+import postgres from "postgres";
+import { connect as connectSocket } from "node:net";
+import type { EventRow } from "../../shared/event_row.ts";
+import { COPY_COLUMNS, toCopyChunks } from "../../handler/copy_encoding.ts";
+import { toPartitionBounds, toPartitionName } from "../../handler/partitions.ts";
+import { EVENT_COLUMNS } from "../../handler/migrations.ts";
+
+/** A postgres.js pool. */
+export type Sql = postgres.Sql;
+
+export function openSql(url: string, max: number): Sql {
+  const options = {
+    max,
+    onnotice: () => {},
+    // TCP_NODELAY, as Go's net package (under pgx) sets it by default: fair to every strategy.
+    socket: ({ host, port }: { host: string[]; port: number[] }) =>
+      connectSocket({ host: host[0] ?? "localhost", port: port[0] ?? 5432, noDelay: true }),
+  };
+  return postgres(url, options);
+}
+
+export function perSecond(count: number, ms: number): number {
+  return Math.round(count / (ms / 1000));
+}
+
+export async function createPartitions(sql: Sql, schema: string, days: readonly string[]): Promise<void> {
+  for (const day of days) {
+    const name = toPartitionName(day);
+    const { from, to } = toPartitionBounds(day);
+    await sql.unsafe(
+      `create table if not exists "${schema}".${name} partition of "${schema}".k8s_events
+         for values from ('${from}') to ('${to}')`,
+    );
+    await sql.unsafe(
+      `create unique index if not exists ${name}_uid_rv on "${schema}".${name} (global_uid, resource_version)`,
+    );
+  }
+}
+
+/** The DDL of `k8s_events` as our migrations create it (same columns and types), with its daily partitions. */
+export async function createEventsTable(sql: Sql, schema: string, days: readonly string[]): Promise<void> {
+  const columns = EVENT_COLUMNS.map((c) => `${c.name} ${c.type}${c.isRequired ? " not null" : ""}`).join(", ");
+  await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  await sql.unsafe(`create schema "${schema}"`);
+  await sql.unsafe(`create table "${schema}".k8s_events (${columns}) partition by range (created_at)`);
+  await createPartitions(sql, schema, days);
+}
+
+export async function copyRows(
+  sql: Sql | postgres.TransactionSql,
+  table: string,
+  rows: readonly EventRow[],
+): Promise<void> {
+  const writable = await sql.unsafe(`copy ${table} (${COPY_COLUMNS.join(", ")}) from stdin`).writable();
+  const finished = new Promise<void>((resolve, reject) => {
+    writable.once("finish", resolve);
+    writable.once("error", reject);
+  });
+  for (const chunk of toCopyChunks(rows, { chunkBytesMin: 256 * 1024 })) {
+    if (!writable.write(chunk)) await new Promise((resolve) => writable.once("drain", resolve));
+  }
+  writable.end();
+  await finished;
+}

@@ -1,0 +1,89 @@
+/**
+ * The real handler (`handler/main.ts`, the container start path) in a child process for the benchmark: started with
+ * the given environment, found listening through its `listening` log line, measured through /proc, stopped with
+ * SIGTERM.
+ */
+
+export interface HandlerProcess {
+  baseUrl: string;
+  pid: number;
+  /** Peak resident set size of the child (VmHWM), in bytes. */
+  peakRssBytes(): Promise<number>;
+  /** CPU time the child has used so far (user + system), in milliseconds. */
+  cpuMs(): Promise<number>;
+  /** SIGTERM, then waits for the exit (graceful shutdown closes the pool). */
+  stop(): Promise<void>;
+}
+
+const MAIN = new URL("../../handler/main.ts", import.meta.url).pathname;
+
+/** Starts the handler and resolves once it listens; rejects with its log when it exits or is not up in 60 s. */
+export async function startHandlerProcess(env: Record<string, string>): Promise<HandlerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const log: string[] = [];
+  let onPort: (port: number) => void = () => {};
+  const port = new Promise<number>((resolve) => onPort = resolve);
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    const lines = stream.pipeThrough(new TextDecoderStream());
+    let pending = "";
+    for await (const chunk of lines) {
+      pending += chunk;
+      let newline;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (log.length < 200) log.push(line);
+        if (line.includes('"listening"')) onPort((JSON.parse(line) as { port: number }).port);
+      }
+    }
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Cannot start the handler: not listening after 60 s\n${log.join("\n")}`)),
+      60_000,
+    );
+    child.status.then((status) =>
+      reject(new Error(`Cannot start the handler: it exited with ${status.code}\n${log.join("\n")}`))
+    );
+  });
+  let listening: number;
+  try {
+    listening = await Promise.race([port, failed]);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await drained;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  failed.catch(() => {}); // The exit after stop() settles it; nothing waits for it any more.
+  return {
+    baseUrl: `http://127.0.0.1:${listening}`,
+    pid: child.pid,
+    async peakRssBytes() {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+      if (!match) throw new Error(`Cannot read the handler's peak RSS: no VmHWM in /proc/${child.pid}/status`);
+      return Number(match[1]) * 1024;
+    },
+    async cpuMs() {
+      const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
+      // Fields after the parenthesised command name; utime and stime are the 14th and 15th, in clock ticks (1/100 s).
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+    },
+  };
+}
