@@ -1,0 +1,97 @@
+/**
+ * The relay process: read the configuration, build the parts, serve the probes, run until SIGTERM or SIGINT.
+ */
+import { createLogger, describeError } from "../shared/log.ts";
+import { createTelemetry, PROMETHEUS_CONTENT_TYPE } from "../shared/telemetry.ts";
+import { detectClusterName } from "./cluster_name.ts";
+import { ConfigError, loadRelayConfig, toLoggableConfig } from "./config.ts";
+import { startHealthServer } from "./health_server.ts";
+import { createKubeClient } from "./kube_client.ts";
+import { createRelayMetrics } from "./metrics.ts";
+import { createRelay } from "./relay.ts";
+import { createTokenReader } from "./token_reader.ts";
+
+/** `service.name` of the relay's metrics. */
+export const RELAY_SERVICE_NAME = "events-ingester-relay";
+
+/** Runs the relay; resolves with the process exit code. */
+export async function main(env: Record<string, string | undefined> = Deno.env.toObject()): Promise<number> {
+  let config;
+  try {
+    config = loadRelayConfig(env, { hostname: Deno.hostname() });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(JSON.stringify({ time: new Date().toISOString(), level: "error", msg: error.message }));
+    return 2;
+  }
+  const logger = createLogger({ isDebug: config.isDebug }, { component: "relay" });
+  logger.info("configuration", toLoggableConfig(config));
+  const shutdown = new AbortController();
+  const onSignal = () => {
+    logger.info("shutdown requested");
+    shutdown.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  let kube;
+  try {
+    kube = createKubeClient({ connection: config.kube });
+  } catch (error) {
+    logger.error("cannot start", { error: describeError(error) });
+    return 2;
+  }
+  const telemetry = createTelemetry({
+    serviceName: RELAY_SERVICE_NAME,
+    isOtelEnabled: config.isOtelEnabled,
+    otelExportIntervalMs: Math.max(1, Math.round(config.otelExportIntervalS * 1000)),
+    logger,
+  });
+  const metrics = createRelayMetrics(telemetry.meter);
+  const probesStop = new AbortController();
+  try {
+    const cluster = config.clusterName ??
+      await detectClusterName({ kube, logger, signal: shutdown.signal, backoffMaxMs: config.retryBackoffMaxMs });
+    const relay = createRelay({
+      config,
+      cluster,
+      kube,
+      readToken: createTokenReader(config.handlerToken),
+      logger: logger.with({ cluster }),
+      metrics,
+    });
+    const probes = startHealthServer({
+      port: config.healthPort,
+      state: relay.health,
+      signal: probesStop.signal,
+      metrics: { contentType: PROMETHEUS_CONTENT_TYPE, render: () => telemetry.renderPrometheus() },
+    });
+    logger.info("probes listening", { port: probes.port });
+    if (config.isDebug) {
+      const mib = (bytes: number) => Math.round(bytes / 104857.6) / 10;
+      const memoryTimer = setInterval(() => {
+        const usage = Deno.memoryUsage();
+        logger.debug("memory", {
+          rssMib: mib(usage.rss),
+          heapUsedMib: mib(usage.heapUsed),
+          heapTotalMib: mib(usage.heapTotal),
+          externalMib: mib(usage.external),
+        });
+      }, 1_000);
+      shutdown.signal.addEventListener("abort", () => clearInterval(memoryTimer), { once: true });
+    }
+    await relay.run(shutdown.signal);
+    return 0;
+  } catch (error) {
+    if (shutdown.signal.aborted) return 0;
+    logger.error("relay failed", { error: describeError(error) });
+    return 1;
+  } finally {
+    probesStop.abort();
+    kube.close();
+    await telemetry.shutdown();
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { assertAllStored, waitForCheckpoint, waitUntil, withPipeline } from "../../support/pipeline.ts";
+
+const isList = (path: string) => path.startsWith("/api/v1/events?") && !path.includes("watch=true");
+const isWatch = (path: string) => path.startsWith("/api/v1/events?") && path.includes("watch=true");
+
+Deno.test("watch answered with 410 mid-stream: the relay relists and writes exactly one gap record", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    const first = await simulator.burst({ count: 200, namespace: "a" });
+    pipeline.startRelay("relay-a");
+    await assertAllStored(pipeline);
+    await waitForCheckpoint(pipeline, first.at(-1)!.metadata.resourceVersion!);
+    // Bookmarks are off, so the relay's position stays at its checkpoint (the list's version) until the gap.
+    const before = await pipeline.checkpoint();
+    simulator.stallWatches(1_500);
+    const missed = await simulator.burst({ count: 100, namespace: "a" });
+    simulator.expireWatchWindow();
+    const expiredAt = Number(simulator.resourceVersion);
+    simulator.closeWatches();
+    await assertAllStored(pipeline);
+    const gaps = await pipeline.gaps();
+    assert.equal(gaps.length, 1);
+    assert.deepEqual([gaps[0]!.from, gaps[0]!.reason], [before, "WATCH_EXPIRED"]);
+    // The gap closes at the relist's version: after the missed events, and no later than now.
+    assert.ok(Number(gaps[0]!.to) >= Number(missed.at(-1)!.metadata.resourceVersion), gaps[0]!.to);
+    assert.ok(
+      Number(gaps[0]!.to) >= expiredAt && Number(gaps[0]!.to) <= Number(simulator.resourceVersion),
+      gaps[0]!.to,
+    );
+    assert.equal(simulator.requestLog.filter((r) => isList(r.path) && !r.path.includes("continue=")).length, 2);
+  }, { simulator: { bookmarkIntervalMs: 60_000 } });
+});
+
+Deno.test("watch closed by the server repeatedly: the relay reconnects from where it was, no list, no gap", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    pipeline.startRelay("relay-a");
+    await waitUntil("the relay watches", () => simulator.requestLog.some((r) => isWatch(r.path)));
+    for (let round = 0; round < 10; round++) {
+      await simulator.burst({ count: 50, namespace: `ns${round}` });
+      simulator.closeWatches();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    await assertAllStored(pipeline);
+    assert.equal(simulator.requestLog.filter((r) => isList(r.path)).length, 1);
+    assert.ok(simulator.requestLog.filter((r) => isWatch(r.path)).length >= 10);
+    assert.deepEqual(await pipeline.gaps(), []);
+  });
+});
+
+Deno.test("watch requests failing with 500 are retried with backoff until they succeed", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    simulator.injectErrors({ method: "GET", pathPattern: /watch=true/, status: 500, times: 5 });
+    await simulator.burst({ count: 100, namespace: "a" });
+    pipeline.startRelay("relay-a");
+    const failed = () => simulator.requestLog.filter((r) => isWatch(r.path) && r.status === 500).length;
+    await waitUntil("five watch requests have failed", () => failed() === 5);
+    await simulator.burst({ count: 100, namespace: "b" });
+    await assertAllStored(pipeline);
+    assert.equal(failed(), 5);
+    assert.equal(simulator.requestLog.filter((r) => isList(r.path)).length, 1);
+    assert.deepEqual(await pipeline.gaps(), []);
+  });
+});
+
+Deno.test("a storm of 3000 MODIFIED versions of one event stores every version once", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    pipeline.startRelay("relay-a");
+    await waitUntil("the relay watches", () => simulator.requestLog.some((r) => isWatch(r.path)));
+    const versions = await simulator.crashLoopStorm({ namespace: "a", pod: "crashy", modifications: 3000 });
+    assert.equal(versions.length, 3001);
+    await assertAllStored(pipeline);
+    assert.equal((await pipeline.storedVersions()).length, 3001);
+  });
+});

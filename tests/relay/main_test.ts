@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { findFreePort } from "../../handler/embedded_database.ts";
+import { createKubeClient } from "../../relay/kube_client.ts";
+import { assertAllStored, waitUntil, withPipeline } from "../support/pipeline.ts";
+
+const MAIN = new URL("../../relay/main.ts", import.meta.url).pathname;
+
+Deno.test("relay main exits with code 2 and lists every configuration problem", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    env: { HANDLER_URL: "nope", LEASE_DURATION_S: "x" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 2);
+  const line = JSON.parse(new TextDecoder().decode(output.stderr).trim()) as { level: string; msg: string };
+  assert.equal(line.level, "error");
+  assert.match(line.msg, /^Cannot load relay configuration: /);
+  assert.match(line.msg, /HANDLER_URL: "nope" is not an http:\/\/ or https:\/\/ URL/);
+  assert.match(line.msg, /LEASE_DURATION_S: "x" is not a number/);
+  assert.match(line.msg, /HANDLER_TOKEN_FILE: is unset/);
+});
+
+Deno.test("relay main on SIGTERM flushes, releases the Lease and exits 0", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    await simulator.burst({ count: 200, namespace: "a" });
+    const relay = pipeline.spawnRelay("relay-a", { FLUSH_INTERVAL_MS: "2000" });
+    await waitUntil("the relay leads", () => simulator.requestLog.some((r) => r.path.includes("watch=true")));
+    await simulator.burst({ count: 20, namespace: "b" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const status = await relay.kill("SIGTERM");
+    assert.equal(status.code, 0);
+    await assertAllStored(pipeline, 5_000);
+    const kube = createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
+    try {
+      const lease = await kube.getLease({ namespace: "default", name: "events-ingester-relay" });
+      assert.equal(lease?.holderIdentity, null);
+    } finally {
+      kube.close();
+    }
+  });
+});
+
+Deno.test("relay main serves /livez, /readyz and /metrics with the relay's instruments on HEALTH_PORT", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    await simulator.burst({ count: 50, namespace: "a" });
+    const port = await findFreePort();
+    pipeline.spawnRelay("relay-a", { HEALTH_PORT: String(port) });
+    await assertAllStored(pipeline, 10_000);
+    const get = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      return [response.status, await response.text()] as const;
+    };
+    assert.deepEqual(await get("/livez"), [200, "live\n"]);
+    assert.deepEqual(await get("/readyz"), [200, "leader, watch active\n"]);
+    const [status, text] = await get("/metrics");
+    assert.equal(status, 200);
+    assert.match(text, /^events_ingester_events_dispatched_total 50$/m);
+    assert.match(text, /^events_ingester_relay_leader 1$/m);
+    assert.match(text, /^events_ingester_relay_relists_total 1$/m);
+  });
+});
