@@ -12,7 +12,7 @@ import { createTokenAuthenticator } from "./token_auth.ts";
 import { readBatchHeaders } from "./batch_headers.ts";
 import { toDecodedBodyStream } from "./body_stream.ts";
 import { readBodyEncoding } from "./content_headers.ts";
-import { readBatch } from "./batch_reader.ts";
+import { readBatchStream } from "./batch_reader.ts";
 import { type AppObserver, type BatchOutcome, toRouteName } from "./app_observer.ts";
 
 /** What the app is built from; `observer` and `renderMetrics` are for the telemetry wiring. */
@@ -84,7 +84,9 @@ export function createApp(deps: AppDeps): App {
       );
     }
     const body = toDecodedBodyStream(request.body, { encoding, ...config.limits });
-    const batch = await readBatch(body, { cluster, ...config.limits });
+    // The store pulls the rows while the body is still arriving, so parsing overlaps the database's work; a body
+    // that fails part-way throws out of writeBatch after the transaction was rolled back.
+    const batch = readBatchStream(body, { cluster, ...config.limits });
     const outcome: BatchOutcome = {
       cluster,
       rows: batch.rows,
@@ -94,9 +96,12 @@ export function createApp(deps: AppDeps): App {
     };
     const writeStarted = performance.now();
     let result;
+    let isBodyRefused = false;
     try {
-      result = await store.writeBatch({ cluster, rows: batch.rows, gaps: batch.gaps, resumeVersion, fence });
+      result = await store.writeBatch({ cluster, rows: batch.chunks, gaps: batch.gaps, resumeVersion, fence });
     } catch (error) {
+      // A refused body (framing, limits) is the client's error, answered like before any write began.
+      isBodyRefused = error instanceof HttpError;
       outcome.failure = error instanceof StoreUnavailableError
         ? "unavailable"
         : error instanceof FencedError
@@ -106,7 +111,7 @@ export function createApp(deps: AppDeps): App {
     } finally {
       outcome.durationS = (performance.now() - writeStarted) / 1000;
       if (result) Object.assign(outcome, { result, committedAt: now() });
-      observe(() => deps.observer?.onBatch?.(outcome));
+      if (!isBodyRefused) observe(() => deps.observer?.onBatch?.(outcome));
     }
     const answer: IngestResponse = {
       accepted: result.inserted + result.gapsInserted,

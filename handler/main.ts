@@ -1,7 +1,8 @@
 /**
  * Container start path: `deno run -A handler/main.ts`. Loads the configuration (failing with every problem),
  * waits for the database up to DB_READY_TIMEOUT, migrates, serves on PORT; on SIGTERM or SIGINT stops accepting,
- * finishes requests in flight within SHUTDOWN_DEADLINE_S and closes the pool. Only wiring.
+ * finishes requests in flight within SHUTDOWN_DEADLINE_S, closes the pool and stops telemetry (pushing the last
+ * OTLP export when OTEL_ENABLED). Only wiring.
  */
 import { ConfigError } from "./config.ts";
 import { startRetention } from "./retention.ts";
@@ -21,7 +22,7 @@ export async function main(): Promise<number> {
     // prepareHandler has logged the reason (each configuration problem, or the database failure).
     return error instanceof ConfigError ? 2 : 1;
   }
-  const { app, config, store, logger } = prepared;
+  const { app, config, store, telemetry, logger } = prepared;
   startRetention({ store, retentionDays: config.retentionDays, logger, signal: controller.signal });
   const serving = serveApp({
     app,
@@ -31,7 +32,8 @@ export async function main(): Promise<number> {
     signal: controller.signal,
   });
   const { isDrained } = await serving.finished;
-  await store.close();
+  // After the drain, so the last OTLP push carries the last requests.
+  await Promise.all([store.close(), telemetry.shutdown()]);
   logger.info("stopped", { isDrained });
   Deno.removeSignalListener("SIGTERM", onSignal);
   Deno.removeSignalListener("SIGINT", onSignal);

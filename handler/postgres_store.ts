@@ -3,7 +3,9 @@
  * rows (deduplicated within the batch), gap records, resume point. Rows go by COPY straight into the partitioned
  * `k8s_events` inside a savepoint when none is stored yet (the common case), else by COPY into a session-local
  * staging table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING`. The table's trigger sends one NOTIFY per
- * inserted row either way.
+ * inserted row either way. A streamed batch is fed to the COPY chunk by chunk while the request body is still being
+ * read; when it meets a day without a known partition it rolls back and is written again whole (partitions cannot
+ * be created from another connection while this transaction holds its lock on the table).
  */
 import postgres from "postgres";
 import { connect as connectSocket, type Socket } from "node:net";
@@ -13,14 +15,16 @@ import type { CheckpointResponse } from "../shared/protocol.ts";
 import type { EventRow } from "../shared/event_row.ts";
 import { type BatchResult, type BatchWrite, FencedError, type Store, StoreUnavailableError } from "./store.ts";
 import { COPY_COLUMNS } from "./copy_encoding.ts";
-import { startCopy } from "./copy_writer.ts";
+import { openCopy, startCopy } from "./copy_writer.ts";
 import { dedupeRows } from "./row_dedupe.ts";
+import { RowFeed } from "./row_feed.ts";
 import {
   dropPartitionsBefore,
   ensurePartition,
   EVENTS_TABLE,
   parsePartitionDay,
   toPartitionDays,
+  toUtcDay,
 } from "./partitions.ts";
 import { applyMigrations, LATEST_MIGRATION_VERSION, MIGRATIONS_TABLE } from "./migrations.ts";
 import { quoteIdentifier, type SqlRunner, type SqlValue } from "./sql_runner.ts";
@@ -59,6 +63,18 @@ type Sql = postgres.Sql;
 type Transaction = postgres.TransactionSql;
 
 const STAGING_TABLE = "ingester_staging";
+const DAY_MS = 86_400_000;
+
+/** Inside a streamed write: a chunk needs a day whose partition is not known; the write starts over whole. */
+class PartitionsNeededError extends Error {
+  override name = "PartitionsNeededError";
+}
+
+function isRowStream(
+  rows: readonly EventRow[] | AsyncIterable<readonly EventRow[]>,
+): rows is AsyncIterable<readonly EventRow[]> {
+  return Symbol.asyncIterator in rows;
+}
 const POLL_INTERVAL_MS = 250;
 /** Batches that take the deduplicating path straight away after a direct COPY met a stored row. */
 const DIRECT_COPY_SKIPS_AFTER_FAILURE = 8;
@@ -78,6 +94,11 @@ function toRunner(sql: Sql | Transaction): SqlRunner {
     query: async <T extends Record<string, unknown>>(text: string, params: readonly SqlValue[] = []) =>
       await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as T[],
   };
+}
+
+function toBatchResult(counts: number[], unique: number, repeats: number): BatchResult {
+  const [inserted = 0, gapsInserted = 0] = counts;
+  return { inserted, duplicates: repeats + unique - inserted, gapsInserted };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -145,79 +166,179 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     }
   }
 
+  /** True when the cluster's next batch is to skip the direct COPY (one did meet a stored row recently). */
+  function takeDirectCopySkip(cluster: string): boolean {
+    const skips = directCopySkips.get(cluster) ?? 0;
+    if (skips === 0) return false;
+    if (skips === 1) directCopySkips.delete(cluster);
+    else directCopySkips.set(cluster, skips - 1);
+    return true;
+  }
+
+  /** True when a row falls on a day whose partition this store has not ensured. */
+  function hasUnknownDay(rows: readonly EventRow[]): boolean {
+    let lastDay = Number.NaN;
+    for (const row of rows) {
+      const day = Math.floor(row.createdAt.getTime() / DAY_MS);
+      if (day === lastDay) continue;
+      lastDay = day;
+      if (!knownDays.has(toUtcDay(row.createdAt))) return true;
+    }
+    return false;
+  }
+
   /**
    * Fast path for batches of new rows: COPY straight into `k8s_events` inside a savepoint (its trigger announces
-   * the rows). Any failure (a duplicate's unique violation, most likely) rolls back to the savepoint and returns
-   * false, and the caller takes the deduplicating path. After a failure the next few batches skip the attempt,
-   * since replays and relists come in runs.
+   * the rows), fed from `rows` and then from `feed` as its chunks arrive. Any database failure (a duplicate's unique
+   * violation, most likely) rolls back to the savepoint and returns false, and the caller takes the deduplicating
+   * path with the rows pulled so far. After a failure the next few batches skip the attempt, since replays and
+   * relists come in runs. Errors of the feed and PartitionsNeededError are rethrown.
    */
-  async function tryCopyDirect(tx: Transaction, cluster: string, rows: readonly EventRow[]): Promise<boolean> {
-    const skips = directCopySkips.get(cluster) ?? 0;
-    if (skips > 0) {
-      if (skips === 1) directCopySkips.delete(cluster);
-      else directCopySkips.set(cluster, skips - 1);
-      return false;
-    }
+  async function tryCopyDirect(
+    tx: Transaction,
+    cluster: string,
+    rows: readonly EventRow[],
+    feed?: RowFeed,
+  ): Promise<boolean> {
+    if (takeDirectCopySkip(cluster)) return false;
     try {
       // postgres.js's savepoint scope rolls back to the savepoint on failure and keeps the error out of `tx`.
       await tx.savepoint(async (savepoint) => {
-        const copy = await startCopy(() => savepoint.unsafe(directCopySql).writable(), rows);
-        await Promise.all([copy.finished, savepoint.unsafe("select 1")]);
+        const copy = await openCopy(() => savepoint.unsafe(directCopySql).writable());
+        try {
+          await copy.write(rows);
+          for (let chunk = await feed?.next(); chunk !== undefined; chunk = await feed?.next()) {
+            if (hasUnknownDay(chunk)) throw new PartitionsNeededError("Cannot copy the chunk: a day needs a partition");
+            await copy.write(chunk);
+          }
+        } catch (error) {
+          copy.abort(error as Error);
+          throw error;
+        }
+        const { finished } = await copy.end();
+        await Promise.all([finished, savepoint.unsafe("select 1")]);
       });
       return true;
     } catch (error) {
-      if (isTransientDatabaseError(error)) throw error;
+      if (feed?.hasFailed || error instanceof PartitionsNeededError || isTransientDatabaseError(error)) throw error;
       // Expected for a batch holding rows already stored; the rows go through the deduplicating path instead.
       directCopySkips.set(cluster, DIRECT_COPY_SKIPS_AFTER_FAILURE);
       return false;
     }
   }
 
-  /** COPY into the staging table, then `INSERT ... SELECT ... ON CONFLICT DO NOTHING`; returns rows inserted. */
-  async function insertDeduplicated(tx: Transaction, rows: readonly EventRow[]): Promise<number> {
+  /**
+   * COPY into the staging table (`rows`, then the rest of `feed` as it arrives), then `INSERT ... SELECT ... ON
+   * CONFLICT DO NOTHING`; returns rows inserted. Throws PartitionsNeededError before the insert when a streamed row
+   * needs a day without a known partition.
+   */
+  async function insertDeduplicated(tx: Transaction, rows: readonly EventRow[], feed?: RowFeed): Promise<number> {
     // The staging table lives for the session and empties at each commit.
     await tx.unsafe(stagingSql);
-    const copy = await startCopy(() => tx.unsafe(copySql).writable(), rows);
-    const [result] = await Promise.all([tx.unsafe(insertSql), copy.finished]);
+    let finished: Promise<void>;
+    if (feed === undefined) {
+      ({ finished } = await startCopy(() => tx.unsafe(copySql).writable(), rows));
+    } else {
+      const copy = await openCopy(() => tx.unsafe(copySql).writable());
+      try {
+        await copy.write(rows);
+        for (let chunk = await feed.next(); chunk !== undefined; chunk = await feed.next()) await copy.write(chunk);
+        if (hasUnknownDay(feed.rows)) {
+          throw new PartitionsNeededError("Cannot insert the rows: a day needs a partition");
+        }
+      } catch (error) {
+        copy.abort(error as Error);
+        throw error;
+      }
+      ({ finished } = await copy.end());
+    }
+    const [result] = await Promise.all([tx.unsafe(insertSql), finished]);
     return result.count;
+  }
+
+  /** Gap records and the resume point, the last statements of every batch's transaction. */
+  async function finishBatch(tx: Transaction, batch: BatchWrite): Promise<number> {
+    const runner = toRunner(tx);
+    const [gapsInserted] = await Promise.all([
+      insertGaps(runner, { schema: schemaName, gaps: batch.gaps }),
+      batch.resumeVersion !== null
+        ? upsertCheckpoint(runner, { schema: schemaName, cluster: batch.cluster, resumeVersion: batch.resumeVersion })
+        : undefined,
+    ]);
+    return gapsInserted;
+  }
+
+  async function checkBatchFence(tx: Transaction, batch: BatchWrite): Promise<void> {
+    if (batch.fence) await checkFence(toRunner(tx), { schema: schemaName, cluster: batch.cluster, fence: batch.fence });
   }
 
   async function writeOnce(batch: BatchWrite, rows: readonly EventRow[]): Promise<number[]> {
     return await sql.begin(async (tx) => {
-      const runner = toRunner(tx);
-      const { cluster } = batch;
-      if (batch.fence) await checkFence(runner, { schema: schemaName, cluster, fence: batch.fence });
+      await checkBatchFence(tx, batch);
       let inserted = 0;
       if (rows.length > 0) {
-        inserted = await tryCopyDirect(tx, cluster, rows) ? rows.length : await insertDeduplicated(tx, rows);
+        inserted = await tryCopyDirect(tx, batch.cluster, rows) ? rows.length : await insertDeduplicated(tx, rows);
       }
-      const [gapsInserted] = await Promise.all([
-        insertGaps(runner, { schema: schemaName, gaps: batch.gaps }),
-        batch.resumeVersion !== null
-          ? upsertCheckpoint(runner, { schema: schemaName, cluster, resumeVersion: batch.resumeVersion })
-          : undefined,
-      ]);
-      return [inserted, gapsInserted];
+      return [inserted, await finishBatch(tx, batch)];
     });
   }
 
-  async function writeBatch(batch: BatchWrite): Promise<BatchResult> {
-    const { rows, repeats } = dedupeRows(batch.rows);
+  /** Writes unique rows held in memory: partitions first, then one transaction. */
+  async function writeRows(batch: BatchWrite, rows: readonly EventRow[], repeats: number): Promise<BatchResult> {
     const days = toPartitionDays(rows.map((row) => row.createdAt));
+    await ensurePartitions(days);
+    let counts: number[];
     try {
+      counts = await writeOnce(batch, rows);
+    } catch (error) {
+      if (toDatabaseErrorCode(error) !== NO_PARTITION_SQLSTATE) throw error;
+      // A partition we had seen was dropped meanwhile (retention elsewhere): forget, recreate, retry once.
+      for (const day of days) knownDays.delete(day);
       await ensurePartitions(days);
-      let counts: number[];
+      counts = await writeOnce(batch, rows);
+    }
+    return toBatchResult(counts, rows.length, repeats);
+  }
+
+  /**
+   * Writes a streamed batch: the transaction begins once the first chunk is ready (its days' partitions ensured
+   * before), and the COPY is fed chunk by chunk as the body is read. A chunk on a day without a known partition, or
+   * a partition dropped meanwhile, rolls the transaction back; the rest is then read and the batch written whole.
+   */
+  async function writeStream(batch: BatchWrite, source: AsyncIterable<readonly EventRow[]>): Promise<BatchResult> {
+    const feed = new RowFeed(source);
+    try {
+      const first = await feed.next();
+      if (first === undefined) return await writeRows(batch, [], feed.repeats);
+      await ensurePartitions(toPartitionDays(first.map((row) => row.createdAt)));
       try {
-        counts = await writeOnce(batch, rows);
+        const counts = await sql.begin(async (tx) => {
+          await checkBatchFence(tx, batch);
+          const inserted = await tryCopyDirect(tx, batch.cluster, first, feed)
+            ? feed.rows.length
+            : await insertDeduplicated(tx, feed.rows.slice(), feed);
+          return [inserted, await finishBatch(tx, batch)];
+        });
+        return toBatchResult(counts, feed.rows.length, feed.repeats);
       } catch (error) {
-        if (toDatabaseErrorCode(error) !== NO_PARTITION_SQLSTATE) throw error;
-        // A partition we had seen was dropped meanwhile (retention elsewhere): forget, recreate, retry once.
-        for (const day of days) knownDays.delete(day);
-        await ensurePartitions(days);
-        counts = await writeOnce(batch, rows);
+        const isPartitionGone = toDatabaseErrorCode(error) === NO_PARTITION_SQLSTATE;
+        if (feed.hasFailed || !(error instanceof PartitionsNeededError || isPartitionGone)) throw error;
+        await feed.drain();
+        if (isPartitionGone) {
+          for (const day of toPartitionDays(feed.rows.map((row) => row.createdAt))) knownDays.delete(day);
+        }
+        return await writeRows(batch, feed.rows, feed.repeats);
       }
-      const [inserted = 0, gapsInserted = 0] = counts;
-      return { inserted, duplicates: repeats + rows.length - inserted, gapsInserted };
+    } finally {
+      feed.close();
+    }
+  }
+
+  async function writeBatch(batch: BatchWrite): Promise<BatchResult> {
+    try {
+      if (isRowStream(batch.rows)) return await writeStream(batch, batch.rows);
+      const { rows, repeats } = dedupeRows(batch.rows);
+      return await writeRows(batch, rows, repeats);
     } catch (error) {
       if (error instanceof FencedError) throw error;
       if (isTransientDatabaseError(error)) throw unavailable(`write batch of cluster ${batch.cluster}`, error);

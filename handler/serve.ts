@@ -4,13 +4,15 @@
  * migrations; they take an advisory lock, so the first applies them and the others find them done).
  *
  * On SIGTERM or SIGINT `deno serve` stops accepting connections; this module waits for requests in flight (up to
- * SHUTDOWN_DEADLINE_S), then closes the database pool, whose open sockets would otherwise keep the process alive.
+ * SHUTDOWN_DEADLINE_S), then closes the database pool, whose open sockets would otherwise keep the process alive,
+ * and stops telemetry (the last OTLP push when OTEL_ENABLED). Each worker of `--parallel` has its own metrics: a
+ * scrape of `/metrics` reaches one of them.
  */
 import { createInFlight } from "./in_flight.ts";
 import { startRetention } from "./retention.ts";
 import { prepareHandler } from "./start.ts";
 
-const { app, config, store, logger } = await prepareHandler(Deno.env.toObject());
+const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject());
 const stopping = new AbortController();
 const inFlight = createInFlight();
 startRetention({ store, retentionDays: config.retentionDays, logger, signal: stopping.signal });
@@ -19,7 +21,8 @@ const stop = async () => {
   if (stopping.signal.aborted) return;
   stopping.abort();
   const isDrained = await inFlight.waitUntilIdle(config.shutdownDeadlineS);
-  await store.close();
+  // After the drain, so the last OTLP push carries the last requests.
+  await Promise.all([store.close(), telemetry.shutdown()]);
   logger.info("stopped", { isDrained });
 };
 for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => void stop());

@@ -1,17 +1,24 @@
 /**
  * The handler's start sequence, shared by `main.ts` (container) and `serve.ts` (`deno serve`): configuration,
- * logger, store, wait for the database, migrations, application.
+ * logger, telemetry, store, wait for the database, migrations, application (with `GET /metrics` and its observer).
  */
 import { createLogger, describeError, type Logger } from "../shared/log.ts";
+import { createTelemetry, type Telemetry } from "../shared/telemetry.ts";
 import { type App, createApp } from "./app.ts";
 import { ConfigError, type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
+import { createHandlerMetrics } from "./metrics.ts";
 import { createPostgresStore, type PostgresStore } from "./postgres_store.ts";
 
-/** A handler ready to serve: its store is reachable and migrated. */
+/** `service.name` of the handler's metrics (`target_info{service_name=...}`, the OTLP resource). */
+export const HANDLER_SERVICE_NAME = "events-ingester-handler";
+
+/** A handler ready to serve: its store is reachable and migrated, its metrics are recorded. */
 export interface PreparedHandler {
   config: HandlerConfig;
   logger: Logger;
   store: PostgresStore;
+  /** Serves `GET /metrics` through the app; pushes OTLP when OTEL_ENABLED. Shut it down after the store closes. */
+  telemetry: Telemetry;
   app: App;
 }
 
@@ -23,10 +30,17 @@ export interface PrepareHandlerOptions {
   write?: (line: string) => void;
 }
 
+/** OTEL_EXPORT_INTERVAL (seconds, possibly fractional) as the whole milliseconds the SDK takes; at least 1. */
+export function toOtelExportIntervalMs(otelExportIntervalS: number): number {
+  return Math.max(1, Math.round(otelExportIntervalS * 1000));
+}
+
 /**
  * Loads the configuration from `env` (throws ConfigError listing every problem, after logging them), logs the
- * effective configuration with secrets redacted, waits up to DB_READY_TIMEOUT for the database, applies the
- * migrations and builds the app. On any failure after the store exists, the store is closed before rethrowing.
+ * effective configuration with secrets redacted, starts telemetry (OTLP push when OTEL_ENABLED; throws what
+ * createTelemetry throws, after logging it), waits up to DB_READY_TIMEOUT for the database, applies the migrations
+ * and builds the app with `GET /metrics`. On any failure after the store exists, the store is closed and telemetry
+ * shut down before rethrowing.
  */
 export async function prepareHandler(
   env: Record<string, string | undefined>,
@@ -44,6 +58,18 @@ export async function prepareHandler(
   }
   const logger = createLogger({ isDebug: config.isDebug, write: options.write });
   logger.info("configuration", toLoggableConfig(config));
+  let telemetry: Telemetry;
+  try {
+    telemetry = createTelemetry({
+      serviceName: HANDLER_SERVICE_NAME,
+      isOtelEnabled: config.isOtelEnabled,
+      otelExportIntervalMs: toOtelExportIntervalMs(config.otelExportIntervalS),
+      logger,
+    });
+  } catch (error) {
+    logger.error("cannot start: telemetry", { error: describeError(error) });
+    throw error;
+  }
   const store = createPostgresStore({
     url: config.databaseUrl,
     schema: config.dbSchema,
@@ -58,7 +84,15 @@ export async function prepareHandler(
   } catch (error) {
     logger.error("cannot start: database not ready", { error: describeError(error) });
     await store.close();
+    await telemetry.shutdown();
     throw error;
   }
-  return { config, logger, store, app: createApp({ config, store, logger }) };
+  const app = createApp({
+    config,
+    store,
+    logger,
+    observer: createHandlerMetrics(telemetry.meter),
+    renderMetrics: () => telemetry.renderPrometheus(),
+  });
+  return { config, logger, store, telemetry, app };
 }

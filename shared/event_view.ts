@@ -50,53 +50,65 @@ function text(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+const REF_KEYS = ["apiVersion", "kind", "name", "namespace", "uid", "resourceVersion", "fieldPath"] as const;
+
 function toObjectRef(value: unknown): ObjectRef {
-  const o = asObject(value) ?? {};
   const ref: ObjectRef = {};
-  for (const key of ["apiVersion", "kind", "name", "namespace", "uid", "resourceVersion", "fieldPath"] as const) {
-    const v = text(o[key]);
-    if (v !== undefined) ref[key] = v;
+  const o = asObject(value);
+  if (o === undefined) return ref;
+  for (const key of REF_KEYS) {
+    const v = o[key];
+    if (typeof v === "string" && v !== "") ref[key] = v;
   }
   return ref;
 }
 
+/** True when the object has at least one own enumerable key (without building the key list). */
+function hasKeys(value: Json): boolean {
+  for (const _ in value) return true;
+  return false;
+}
+
 /**
  * Reads an Event object of either shape. Returns undefined when it lacks the identity every row needs
- * (`metadata.uid` and `metadata.resourceVersion` as non-empty strings); the caller reports which.
+ * (`metadata.uid` and `metadata.resourceVersion` as non-empty strings); the caller reports which. Fields the
+ * source left out, empty or null are absent from the view (never present as undefined).
  */
 export function toEventView(event: Json): EventView | undefined {
-  const metadata = asObject(event.metadata) ?? {};
+  const metadata = asObject(event.metadata);
+  if (metadata === undefined) return undefined;
   const uid = text(metadata.uid);
   const resourceVersion = text(metadata.resourceVersion);
   if (uid === undefined || resourceVersion === undefined) return undefined;
-  const count = event.count ?? event.deprecatedCount;
-  const source = asObject(event.source) ?? asObject(event.deprecatedSource);
-  const series = asObject(event.series);
-  const related = asObject(event.related);
+  // Assigned in one fixed order, so every view (and the minified event built from it) shares one object shape.
   const view: EventView = {
     uid,
     resourceVersion,
-    name: text(metadata.name),
-    namespace: text(metadata.namespace),
-    creationTimestamp: text(metadata.creationTimestamp),
     involvedObject: toObjectRef(event.involvedObject ?? event.regarding),
-    reason: text(event.reason),
-    message: text(event.message) ?? text(event.note),
-    type: text(event.type),
-    action: text(event.action),
-    count: typeof count === "number" && count > 0 ? count : undefined,
-    series: series && Object.keys(series).length > 0 ? series : undefined,
-    eventTime: text(event.eventTime),
-    firstTimestamp: text(event.firstTimestamp) ?? text(event.deprecatedFirstTimestamp),
-    lastTimestamp: text(event.lastTimestamp) ?? text(event.deprecatedLastTimestamp),
-    reportingComponent: text(event.reportingComponent) ?? text(event.reportingController),
-    reportingInstance: text(event.reportingInstance),
-    source: source && Object.keys(source).length > 0 ? source : undefined,
-    related: related ? toObjectRef(related) : undefined,
   };
-  for (const key of Object.keys(view) as (keyof EventView)[]) {
-    if (view[key] === undefined) delete view[key];
+  let v: string | undefined;
+  if ((v = text(metadata.name)) !== undefined) view.name = v;
+  if ((v = text(metadata.namespace)) !== undefined) view.namespace = v;
+  if ((v = text(metadata.creationTimestamp)) !== undefined) view.creationTimestamp = v;
+  if ((v = text(event.reason)) !== undefined) view.reason = v;
+  if ((v = text(event.message) ?? text(event.note)) !== undefined) view.message = v;
+  if ((v = text(event.type)) !== undefined) view.type = v;
+  if ((v = text(event.action)) !== undefined) view.action = v;
+  const count = event.count ?? event.deprecatedCount;
+  if (typeof count === "number" && count > 0) view.count = count;
+  const series = asObject(event.series);
+  if (series !== undefined && hasKeys(series)) view.series = series;
+  if ((v = text(event.eventTime)) !== undefined) view.eventTime = v;
+  if ((v = text(event.firstTimestamp) ?? text(event.deprecatedFirstTimestamp)) !== undefined) view.firstTimestamp = v;
+  if ((v = text(event.lastTimestamp) ?? text(event.deprecatedLastTimestamp)) !== undefined) view.lastTimestamp = v;
+  if ((v = text(event.reportingComponent) ?? text(event.reportingController)) !== undefined) {
+    view.reportingComponent = v;
   }
+  if ((v = text(event.reportingInstance)) !== undefined) view.reportingInstance = v;
+  const source = asObject(event.source) ?? asObject(event.deprecatedSource);
+  if (source !== undefined && hasKeys(source)) view.source = source;
+  const related = asObject(event.related);
+  if (related !== undefined) view.related = toObjectRef(related);
   return view;
 }
 
@@ -121,9 +133,53 @@ export function toEventInstant(view: EventView): Date | undefined {
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Parses an RFC 3339 timestamp as Kubernetes writes them (second or sub-second precision). */
+/** First and last instant PostgreSQL's timestamptz and our partition names can hold with a four-digit year. */
+/** 400 Gregorian years are exactly 146,097 days; Date.UTC reads years 0-99 as 1900-1999, so those shift by 400. */
+const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
+const INSTANT_MS_MIN = Date.UTC(401, 0, 1) - FOUR_CENTURIES_MS;
+const INSTANT_MS_MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * Parses an RFC 3339 timestamp as Kubernetes writes them (second or sub-second precision; digits past the
+ * millisecond are cut off). Returns undefined for anything else, including days a month does not have
+ * (`2026-02-30`, which Date would roll over), hour 24, leap seconds, and instants outside years 0001-9999 once the
+ * offset is applied (PostgreSQL refuses year 0 and five-digit years).
+ */
 export function parseTimestamp(value: string): Date | undefined {
   if (!RFC3339.test(value)) return undefined;
-  const instant = new Date(value);
-  return Number.isNaN(instant.getTime()) ? undefined : instant;
+  const year = digitsAt(value, 0, 4);
+  const month = digitsAt(value, 5, 2);
+  const day = digitsAt(value, 8, 2);
+  const hour = digitsAt(value, 11, 2);
+  const minute = digitsAt(value, 14, 2);
+  const second = digitsAt(value, 17, 2);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let at = 19;
+  let ms = 0;
+  if (value.charCodeAt(at) === 46) {
+    const end = value.length - (value.endsWith("Z") ? 1 : 6);
+    for (let i = at + 1; i < at + 4; i++) ms = ms * 10 + (i < end ? value.charCodeAt(i) - 48 : 0);
+    at = end;
+  }
+  let offsetMs = 0;
+  if (value.charCodeAt(at) !== 90) {
+    const offsetHours = digitsAt(value, at + 1, 2);
+    const offsetMinutes = digitsAt(value, at + 4, 2);
+    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+    offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000 * (value.charCodeAt(at) === 45 ? -1 : 1);
+  }
+  const instantMs = Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - FOUR_CENTURIES_MS - offsetMs;
+  return instantMs >= INSTANT_MS_MIN && instantMs <= INSTANT_MS_MAX ? new Date(instantMs) : undefined;
 }

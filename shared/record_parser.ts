@@ -28,21 +28,51 @@ function fail(line: number, code: LineErrorCode, message: string): ParsedLine {
   return { ok: false, error: { line, code, message } };
 }
 
-/** Nesting depth of a parsed JSON value, counting stops once it passes `max` (so a hostile value costs little). */
-function depthExceeds(value: unknown, max: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
+/**
+ * True when a parsed JSON value nests deeper than `max` (objects and arrays count one level each). A bounded
+ * recursive walk that allocates nothing, so it costs little on the common shallow event and stops early on a
+ * hostile one.
+ */
+function depthExceeds(value: object, max: number): boolean {
   if (max === 0) return true;
-  const children = Array.isArray(value) ? value : Object.values(value);
-  for (const child of children) if (depthExceeds(child, max - 1)) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === "object" && child !== null && depthExceeds(child, max - 1)) return true;
+    }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const child = record[key];
+    if (typeof child === "object" && child !== null && depthExceeds(child, max - 1)) return true;
+  }
   return false;
 }
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
+/** True when some string or key of the value satisfies `test`. The value is known to be shallow by now. */
+function someString(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === "string") return test(value);
   if (typeof value !== "object" || value === null) return false;
-  const children = Array.isArray(value) ? value : [...Object.keys(value), ...Object.values(value)];
-  return children.some(hasNul);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (someString(value[i], test)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (test(key) || someString(record[key], test)) return true;
+  return false;
 }
+
+const hasNul = (text: string) => text.includes("\u0000");
+const isIllFormed = (text: string) => !text.isWellFormed();
+
+/** A lone surrogate can only arrive escaped (as bytes it is invalid UTF-8), so only `\ud`/`\uD` needs a walk. */
+function mayHoldLoneSurrogate(text: string): boolean {
+  return text.includes("\\ud") || text.includes("\\uD");
+}
+
+/** Longest uid, resourceVersion and gap field: all are parts of unique index keys, which PostgreSQL bounds. */
+export const KEY_FIELD_LENGTH_MAX = 253;
 
 function describe(value: unknown): string {
   if (value === null) return "null";
@@ -68,8 +98,16 @@ export function parseRecordLine(text: string, line: number, options: ParseLineOp
     return fail(line, "TOO_DEEP", `Cannot read line ${line}: nesting deeper than ${options.jsonDepthMax}`);
   }
   // JSON can only carry NUL escaped, so a line without the escape needs no walk.
-  if (text.includes("\\u0000") && hasNul(value)) {
+  if (text.includes("\\u0000") && someString(value, hasNul)) {
     return fail(line, "NUL_IN_STRING", `Cannot store line ${line}: a string contains a NUL character`);
+  }
+  // PostgreSQL's jsonb refuses an unpaired surrogate and text would silently get U+FFFD instead.
+  if (mayHoldLoneSurrogate(text) && someString(value, isIllFormed)) {
+    return fail(
+      line,
+      "INVALID_UNICODE",
+      `Cannot store line ${line}: a string contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)`,
+    );
   }
   const record = value as Record<string, unknown>;
   if (record.v === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "v" is missing`);
@@ -120,6 +158,14 @@ function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
       line,
       "MISSING_FIELD",
       `Cannot read line ${line}: event.metadata.uid and event.metadata.resourceVersion must be non-empty strings`,
+    );
+  }
+  if (view.uid.length > KEY_FIELD_LENGTH_MAX || view.resourceVersion.length > KEY_FIELD_LENGTH_MAX) {
+    return fail(
+      line,
+      "INVALID_FIELD",
+      `Cannot read line ${line}: event.metadata.uid and event.metadata.resourceVersion must be at most ` +
+        `${KEY_FIELD_LENGTH_MAX} characters`,
     );
   }
   const enrichment = record.enrichment;
@@ -183,7 +229,9 @@ const RAW_TIME_FIELDS = [
 
 function isStringMap(value: unknown): value is Record<string, string> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  return Object.values(value).every((v) => typeof v === "string");
+  const map = value as Record<string, unknown>;
+  for (const key in map) if (typeof map[key] !== "string") return false;
+  return true;
 }
 
 function parseGap(record: Record<string, unknown>, line: number): ParsedLine {
@@ -200,6 +248,16 @@ function parseGap(record: Record<string, unknown>, line: number): ParsedLine {
     }
     if (typeof value !== "string" || value === "") {
       return fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "${field}" must be a non-empty string`);
+    }
+  }
+  for (const field of ["from", "to", "reason"]) {
+    const value = record[field];
+    if (typeof value === "string" && value.length > KEY_FIELD_LENGTH_MAX) {
+      return fail(
+        line,
+        "INVALID_FIELD",
+        `Cannot read line ${line}: field "${field}" is longer than ${KEY_FIELD_LENGTH_MAX} characters`,
+      );
     }
   }
   return { ok: true, record: record as unknown as GapRecord };

@@ -45,3 +45,16 @@ Deno.test("NdjsonLineStream reports invalid UTF-8 for that line only", async () 
     { line: 2, text: "{}" },
   ]);
 });
+
+Deno.test("NdjsonLineStream counts runs of blank and whitespace-only lines across chunks", async () => {
+  assert.deepEqual(await split([" \n \r", "\n\t\n", "\n".repeat(1000), '  {"a":1}\n', "\r\n", "  ", '{"b":2}']), [
+    { line: 1004, text: '  {"a":1}' },
+    { line: 1006, text: '  {"b":2}' },
+  ]);
+});
+
+Deno.test("NdjsonLineStream skips 64 MiB of blank lines and numbers the next line", async () => {
+  const blank = new Uint8Array(1024 * 1024).fill(10);
+  const chunks: Uint8Array[] = [...Array.from({ length: 64 }, () => blank), new TextEncoder().encode("{}\n")];
+  assert.deepEqual(await split(chunks), [{ line: 64 * 1024 * 1024 + 1, text: "{}" }]);
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isClusterName, parseRecordLine } from "../../shared/record_parser.ts";
+import { isClusterName, KEY_FIELD_LENGTH_MAX, parseRecordLine } from "../../shared/record_parser.ts";
 
 const options = { jsonDepthMax: 8 };
 
@@ -134,4 +134,75 @@ Deno.test("parseRecordLine checks gap fields", () => {
   assert.equal(codeOf(JSON.stringify({ ...gap, from: 3 })), "INVALID_FIELD");
   assert.equal(codeOf(JSON.stringify({ ...gap, to: "" })), "INVALID_FIELD");
   assert.equal(codeOf(JSON.stringify({ ...gap, reason: undefined })), "MISSING_FIELD");
+});
+
+Deno.test("parseRecordLine rejects an unpaired surrogate escape in a value or key with INVALID_UNICODE", () => {
+  const parsed = parseRecordLine(eventLine({}, { message: "broken \ud800 text" }), 4, options);
+  assert.deepEqual(parsed, {
+    ok: false,
+    error: {
+      line: 4,
+      code: "INVALID_UNICODE",
+      message: "Cannot store line 4: a string contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)",
+    },
+  });
+  assert.equal(codeOf(eventLine({}, { reason: "\uDFFF" })), "INVALID_UNICODE");
+  assert.equal(codeOf(eventLine({ enrichment: { labels: { ["k\udc00"]: "v" } } })), "INVALID_UNICODE");
+  assert.equal(codeOf(eventLine({}, { annotations: { a: ["x", "\ud83d"] } })), "INVALID_UNICODE");
+});
+
+Deno.test("parseRecordLine accepts escaped surrogate pairs and a literal backslash-ud text", () => {
+  const text = eventLine({}, { message: "rocket \ud83d\ude80 and \\ud800 as text" });
+  assert.equal(text.includes("\\ud83d\\ude80"), false, "JSON.stringify writes the pair as UTF-16, not escaped");
+  const escaped = text.replace("\ud83d\ude80", "\\ud83d\\ude80");
+  for (const line of [text, escaped]) {
+    const parsed = parseRecordLine(line, 1, options);
+    assert.equal(parsed.ok, true);
+    if (parsed.ok) assert.equal(parsed.view?.message, "rocket \ud83d\ude80 and \\ud800 as text");
+  }
+});
+
+Deno.test("parseRecordLine rejects timestamps PostgreSQL cannot store with INVALID_TIMESTAMP", () => {
+  assert.equal(codeOf(eventLine({}, { lastTimestamp: "0000-01-01T00:00:00Z" })), "INVALID_TIMESTAMP");
+  assert.equal(codeOf(eventLine({}, { lastTimestamp: "0001-01-01T00:30:00+01:00" })), "INVALID_TIMESTAMP");
+  assert.equal(codeOf(eventLine({}, { eventTime: "9999-12-31T23:30:00-01:00" })), "INVALID_TIMESTAMP");
+  assert.equal(codeOf(eventLine({}, { firstTimestamp: "2026-02-30T00:00:00Z" })), "INVALID_TIMESTAMP");
+  assert.equal(codeOf(eventLine({ observedAt: "0000-06-01T00:00:00Z" })), "INVALID_TIMESTAMP");
+  const edge = parseRecordLine(eventLine({}, { lastTimestamp: "0001-01-01T00:00:00Z" }), 1, options);
+  assert.equal(edge.ok, true);
+});
+
+Deno.test("parseRecordLine rejects a uid or resourceVersion longer than KEY_FIELD_LENGTH_MAX with INVALID_FIELD", () => {
+  const metadata = (extra: Record<string, unknown>) => ({
+    metadata: { uid: "u-1", resourceVersion: "42", creationTimestamp: "2026-11-25T09:59:58Z", ...extra },
+  });
+  assert.equal(KEY_FIELD_LENGTH_MAX, 253);
+  assert.equal(codeOf(eventLine({}, metadata({ uid: "u".repeat(254) }))), "INVALID_FIELD");
+  assert.equal(codeOf(eventLine({}, metadata({ resourceVersion: "9".repeat(254) }))), "INVALID_FIELD");
+  assert.equal(parseRecordLine(eventLine({}, metadata({ uid: "u".repeat(253) })), 1, options).ok, true);
+});
+
+Deno.test("parseRecordLine rejects gap fields longer than KEY_FIELD_LENGTH_MAX with INVALID_FIELD", () => {
+  const gap = { v: 1, kind: "gap", cluster: "c", observedAt: "2026-11-25T10:00:00Z", from: "1", to: "9", reason: "R" };
+  for (const field of ["from", "to", "reason"]) {
+    const parsed = parseRecordLine(JSON.stringify({ ...gap, [field]: "x".repeat(254) }), 2, options);
+    assert.deepEqual(parsed, {
+      ok: false,
+      error: {
+        line: 2,
+        code: "INVALID_FIELD",
+        message: `Cannot read line 2: field "${field}" is longer than 253 characters`,
+      },
+    });
+  }
+});
+
+Deno.test("parseRecordLine counts depth exactly: jsonDepthMax levels pass, one more is TOO_DEEP", () => {
+  // The record itself is level 1, event 2, metadata 3; `extra` adds levels below the record.
+  const nested = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+  assert.equal(parseRecordLine(eventLine({ extra: nested(7) }), 1, options).ok, true);
+  assert.equal(codeOf(eventLine({ extra: nested(8) })), "TOO_DEEP");
+  const objects = (levels: number): Record<string, unknown> => levels === 1 ? {} : { a: objects(levels - 1) };
+  assert.equal(parseRecordLine(eventLine({ extra: objects(7) }), 1, options).ok, true);
+  assert.equal(codeOf(eventLine({ extra: objects(8) })), "TOO_DEEP");
 });
