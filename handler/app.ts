@@ -22,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   /** Clock for request durations in logs; tests pass a fixed one. */
   now?: () => Date;
+  /** Monotonic clock in milliseconds for the durations reported to `observer`; `performance.now` by default. */
+  clockMs?: () => number;
   /** Told about every response and every batch write, for metrics. */
   observer?: AppObserver;
   /** Prometheus text for `GET /metrics`; without it that path is 404. */
@@ -47,6 +49,7 @@ export const BUSY_RETRY_AFTER_S = 1;
 export function createApp(deps: AppDeps): App {
   const { config, store, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const clockMs = deps.clockMs ?? (() => performance.now());
   const auth = createTokenAuthenticator(config.tokenHashes);
 
   let ingestsInFlight = 0;
@@ -94,7 +97,7 @@ export function createApp(deps: AppDeps): App {
       rejected: batch.rejected,
       durationS: 0,
     };
-    const writeStarted = performance.now();
+    const writeStartedMs = clockMs();
     let result;
     let isBodyRefused = false;
     try {
@@ -109,7 +112,7 @@ export function createApp(deps: AppDeps): App {
         : "error";
       throw error;
     } finally {
-      outcome.durationS = (performance.now() - writeStarted) / 1000;
+      outcome.durationS = (clockMs() - writeStartedMs) / 1000;
       if (result) Object.assign(outcome, { result, committedAt: now() });
       if (!isBodyRefused) observe(() => deps.observer?.onBatch?.(outcome));
     }
@@ -199,14 +202,19 @@ export function createApp(deps: AppDeps): App {
 
   return {
     async fetch(request) {
+      const startedMs = clockMs();
       let response: Response;
       try {
         response = await route(request);
       } catch (error) {
         response = toErrorResponse(error, request);
       }
-      const status = response.status;
-      observe(() => deps.observer?.onResponse?.({ route: toRouteName(new URL(request.url).pathname), status }));
+      const info = {
+        route: toRouteName(new URL(request.url).pathname),
+        status: response.status,
+        durationS: (clockMs() - startedMs) / 1000,
+      };
+      observe(() => deps.observer?.onResponse?.(info));
       return response;
     },
   };

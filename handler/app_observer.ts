@@ -24,9 +24,17 @@ export interface BatchOutcome {
   failure?: "unavailable" | "fenced" | "error";
 }
 
+/** One answered request. */
+export interface ResponseInfo {
+  route: RouteName;
+  status: number;
+  /** Seconds from the request's arrival at the app to its response (for a batch: body read and write included). */
+  durationS: number;
+}
+
 /** Receives reports; each method is optional and must not throw (a throw is logged and ignored). */
 export interface AppObserver {
-  onResponse?(info: { route: RouteName; status: number }): void;
+  onResponse?(info: ResponseInfo): void;
   onBatch?(outcome: BatchOutcome): void;
 }
 

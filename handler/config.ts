@@ -37,6 +37,8 @@ export interface HandlerConfig {
   isDebug: boolean;
   isOtelEnabled: boolean;
   otelExportIntervalS: number;
+  /** HOSTNAME (in Kubernetes the pod's name), null when unset; names this replica in OTLP metrics. */
+  hostname: string | null;
 }
 
 /** The configuration is invalid; `problems` lists every reason, one sentence each, without secret values. */
@@ -103,6 +105,7 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
     isDebug: reader.boolean("DEBUG", false),
     isOtelEnabled: reader.boolean("OTEL_ENABLED", false),
     otelExportIntervalS: reader.duration("OTEL_EXPORT_INTERVAL", HANDLER_DEFAULTS.otelExportIntervalS),
+    hostname: env.HOSTNAME?.trim() || null,
   };
   if (config.otelExportIntervalS <= 0 && env.OTEL_EXPORT_INTERVAL !== undefined) {
     problems.push("OTEL_EXPORT_INTERVAL: must be longer than 0");
@@ -194,6 +197,7 @@ export function toLoggableConfig(config: HandlerConfig): LogFields {
     isDebug: config.isDebug,
     isOtelEnabled: config.isOtelEnabled,
     otelExportIntervalS: config.otelExportIntervalS,
+    hostname: config.hostname,
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/metric_names.ts";
 import type { GapRecord } from "../shared/records.ts";
-import type { AppObserver, BatchOutcome, RouteName } from "./app_observer.ts";
+import type { AppObserver, BatchOutcome, ResponseInfo } from "./app_observer.ts";
 
 /** Distinct gap `reason` label values kept per process; further ones are counted under GAP_REASON_OTHER. */
 export const GAP_REASONS_MAX = 16;
@@ -16,8 +16,8 @@ export const GAP_REASON_OTHER = "OTHER";
 
 /** What the handler records: the app observer, both methods present. */
 export interface HandlerMetrics extends AppObserver {
-  /** Counts one answered request by route and status. */
-  onResponse(info: { route: RouteName; status: number }): void;
+  /** Counts one answered request and records its duration, both by route and status. */
+  onResponse(info: ResponseInfo): void;
   /** Records one write transaction: size and duration always; rows, lag, rejects and gaps when committed. */
   onBatch(outcome: BatchOutcome): void;
 }
@@ -28,7 +28,8 @@ const GAP_REASON_CODE = /^[A-Z][A-Z0-9_]{0,47}$/;
 /**
  * Creates every handler instrument of the catalogue on `meter` and returns the observer that records them.
  *
- * - requests: one per answered request, labels `route` and `status` (the HTTP status as text).
+ * - requests and request duration (s): one per answered request, labels `route` and `status` (the HTTP status as
+ *   text).
  * - batch flush duration (s) and size (valid event rows, duplicates included): every write transaction, committed or
  *   not.
  * - rows inserted, duplicates, rejected lines by `code` (twice: the Krateo `records.build.failure` by `reason`, and
@@ -43,6 +44,7 @@ export function createHandlerMetrics(meter: Meter): HandlerMetrics {
   const counter = (spec: MetricSpec): Counter => meter.createCounter(spec.name, toInstrumentOptions(spec));
   const histogram = (spec: MetricSpec): Histogram => meter.createHistogram(spec.name, toInstrumentOptions(spec));
   const requests = counter(METRICS.handlerRequests);
+  const requestDurationS = histogram(METRICS.handlerRequestDuration);
   const flushDurationS = histogram(METRICS.batchFlushDuration);
   const flushSize = histogram(METRICS.batchFlushSize);
   const insertRows = counter(METRICS.dbInsertRows);
@@ -87,8 +89,10 @@ export function createHandlerMetrics(meter: Meter): HandlerMetrics {
   }
 
   return {
-    onResponse({ route, status }) {
-      requests.add(1, { route, status: String(status) });
+    onResponse({ route, status, durationS }) {
+      const attributes = { route, status: String(status) };
+      requests.add(1, attributes);
+      requestDurationS.record(durationS, attributes);
     },
     onBatch(outcome) {
       flushDurationS.record(outcome.durationS);

@@ -6,13 +6,13 @@
  * On SIGTERM or SIGINT `deno serve` stops accepting connections; this module waits for requests in flight (up to
  * SHUTDOWN_DEADLINE_S), then closes the database pool, whose open sockets would otherwise keep the process alive,
  * and stops telemetry (the last OTLP push when OTEL_ENABLED). Each worker of `--parallel` has its own metrics: a
- * scrape of `/metrics` reaches one of them.
+ * scrape of `/metrics` reaches one of them, and its own `service.instance.id` (HOSTNAME plus a random suffix) in OTLP.
  */
 import { createInFlight } from "./in_flight.ts";
 import { startRetention } from "./retention.ts";
 import { prepareHandler } from "./start.ts";
 
-const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject());
+const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject(), { isWorker: true });
 const stopping = new AbortController();
 const inFlight = createInFlight();
 startRetention({ store, retentionDays: config.retentionDays, logger, signal: stopping.signal });

@@ -3,11 +3,28 @@
  * logger, telemetry, store, wait for the database, migrations, application (with `GET /metrics` and its observer).
  */
 import { createLogger, describeError, type Logger } from "../shared/log.ts";
-import { createTelemetry, type Telemetry } from "../shared/telemetry.ts";
+import { createTelemetry, type Telemetry, TELEMETRY_SHUTDOWN_TIMEOUT_MS } from "../shared/telemetry.ts";
 import { type App, createApp } from "./app.ts";
 import { ConfigError, type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
 import { createHandlerMetrics } from "./metrics.ts";
-import { createPostgresStore, type PostgresStore } from "./postgres_store.ts";
+import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./postgres_store.ts";
+
+/**
+ * Longest time in seconds from SIGTERM to exit: requests in flight get `shutdownDeadlineS`, then the pool closes
+ * (POOL_CLOSE_TIMEOUT_S) while the last OTLP push is made (TELEMETRY_SHUTDOWN_TIMEOUT_MS), both at once. The pod's
+ * terminationGracePeriodSeconds must be longer (25 + 3 = 28 s with the defaults, inside Kubernetes' 30 s).
+ */
+export function toStopBoundS(shutdownDeadlineS: number): number {
+  return shutdownDeadlineS + Math.max(POOL_CLOSE_TIMEOUT_S, TELEMETRY_SHUTDOWN_TIMEOUT_MS / 1000);
+}
+
+/** The log message of a start refused because a `--allow-*` permission is missing (the process exits 2). */
+export const PERMISSION_DENIED_MESSAGE = "cannot start: permission denied";
+
+/** True for the error Deno throws when a `--allow-*` permission is missing. */
+export function isPermissionError(error: unknown): boolean {
+  return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
+}
 
 /** `service.name` of the handler's metrics (`target_info{service_name=...}`, the OTLP resource). */
 export const HANDLER_SERVICE_NAME = "events-ingester-handler";
@@ -28,6 +45,24 @@ export interface PrepareHandlerOptions {
   signal?: AbortSignal;
   /** Receives each log line; stdout when omitted. */
   write?: (line: string) => void;
+  /**
+   * True for a `deno serve` worker, which may share its HOSTNAME with other workers of the same process
+   * (`--parallel`): its service.instance.id gets a random suffix.
+   */
+  isWorker?: boolean;
+}
+
+/**
+ * The handler's `service.instance.id`: HOSTNAME (the pod name, stable across the pod's restarts) when set, with a
+ * random suffix for a `deno serve` worker (`isWorker`), else a random UUID per process.
+ */
+export function toServiceInstanceId(
+  hostname: string | null,
+  options: { isWorker?: boolean; randomUuid?: () => string } = {},
+): string {
+  const randomUuid = options.randomUuid ?? (() => crypto.randomUUID());
+  if (hostname === null) return randomUuid();
+  return options.isWorker ? `${hostname}-${randomUuid().slice(0, 8)}` : hostname;
 }
 
 /** OTEL_EXPORT_INTERVAL (seconds, possibly fractional) as the whole milliseconds the SDK takes; at least 1. */
@@ -62,12 +97,15 @@ export async function prepareHandler(
   try {
     telemetry = createTelemetry({
       serviceName: HANDLER_SERVICE_NAME,
+      serviceInstanceId: toServiceInstanceId(config.hostname, { isWorker: options.isWorker }),
       isOtelEnabled: config.isOtelEnabled,
       otelExportIntervalMs: toOtelExportIntervalMs(config.otelExportIntervalS),
       logger,
     });
   } catch (error) {
-    logger.error("cannot start: telemetry", { error: describeError(error) });
+    logger.error(isPermissionError(error) ? PERMISSION_DENIED_MESSAGE : "cannot start: telemetry", {
+      error: describeError(error),
+    });
     throw error;
   }
   const store = createPostgresStore({
@@ -82,7 +120,9 @@ export async function prepareHandler(
     await store.waitUntilReachable({ timeoutS: config.dbReadyTimeoutS, signal: options.signal });
     await store.migrate();
   } catch (error) {
-    logger.error("cannot start: database not ready", { error: describeError(error) });
+    logger.error(isPermissionError(error) ? PERMISSION_DENIED_MESSAGE : "cannot start: database not ready", {
+      error: describeError(error),
+    });
     await store.close();
     await telemetry.shutdown();
     throw error;

@@ -184,6 +184,16 @@ export const METRICS = {
     side: "handler",
     origin: "new",
   },
+  handlerRequestDuration: {
+    name: "events_ingester.handler.request_duration_seconds",
+    kind: "histogram",
+    unit: UNIT_SECONDS,
+    description:
+      "Time from a request's arrival at the app to its answer, by route and status; for POST /v1/events it includes reading the body and the write transaction.",
+    labels: ["route", "status"],
+    side: "handler",
+    origin: "new",
+  },
 
   // New in this design: relay.
   relayWatchReconnects: {

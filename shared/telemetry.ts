@@ -84,12 +84,23 @@ export const OTLP_ENV_NAMES: readonly string[] = [
   "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
 ];
 
-/** Longest wait for one OTLP push, and for the last push at shutdown. */
+/** Longest wait for one periodic OTLP push. */
 const EXPORT_TIMEOUT_MS_MAX = 30_000;
+
+/**
+ * Default longest wait for the last OTLP push at shutdown. Short, so that a collector that does not answer cannot
+ * hold a stopping process past its grace period: the handler's stop takes at most SHUTDOWN_DEADLINE_S plus this.
+ */
+export const TELEMETRY_SHUTDOWN_TIMEOUT_MS = 3_000;
 
 export interface TelemetryOptions {
   /** `service.name` of the resource, also the meter's name (for example `events-ingester-handler`). */
   serviceName: string;
+  /**
+   * `service.instance.id` of the resource: what tells apart the replicas (and the workers of one process) that push
+   * OTLP under the same `service.name`, so their series do not overwrite each other. A random UUID when omitted.
+   */
+  serviceInstanceId?: string;
   /** Push metrics over OTLP/HTTP every `otelExportIntervalMs` (OTEL_ENABLED). Prometheus text is always available. */
   isOtelEnabled: boolean;
   /** Push period in milliseconds (OTEL_EXPORT_INTERVAL); a positive integer. Used only when OTLP is enabled. */
@@ -102,6 +113,8 @@ export interface TelemetryOptions {
   otlpEndpoint?: string;
   /** Receives failed OTLP pushes and collection errors (as warnings). Without it they are not reported. */
   logger?: Logger;
+  /** Longest wait for the last push in `shutdown()`, in milliseconds; TELEMETRY_SHUTDOWN_TIMEOUT_MS by default. */
+  shutdownTimeoutMs?: number;
 }
 
 export interface Telemetry {
@@ -109,7 +122,11 @@ export interface Telemetry {
   meter: Meter;
   /** The current value of every instrument as Prometheus text exposition (serve with PROMETHEUS_CONTENT_TYPE). */
   renderPrometheus(): Promise<string>;
-  /** Pushes the last OTLP export (when enabled) and stops the SDK. Safe to call more than once. */
+  /**
+   * Pushes the last OTLP export (when enabled) and stops the SDK, waiting at most `shutdownTimeoutMs`; a push that
+   * fails or takes longer is logged as a warning (code OTLP_SHUTDOWN_FAILED) and given up. Never rejects. Safe to
+   * call more than once.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -205,7 +222,10 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     );
   }
   const provider = new MeterProvider({
-    resource: resourceFromAttributes({ "service.name": options.serviceName }),
+    resource: resourceFromAttributes({
+      "service.name": options.serviceName,
+      "service.instance.id": options.serviceInstanceId ?? crypto.randomUUID(),
+    }),
     views: toHistogramViews(),
     readers,
   });
@@ -224,8 +244,40 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       return serializer.serialize(resourceMetrics as ResourceMetrics);
     },
     shutdown() {
-      shutdownPromise ??= provider.shutdown({ timeoutMillis: EXPORT_TIMEOUT_MS_MAX });
+      shutdownPromise ??= shutdownWithin(provider, options.shutdownTimeoutMs ?? TELEMETRY_SHUTDOWN_TIMEOUT_MS, options);
       return shutdownPromise;
     },
   };
+}
+
+/**
+ * Stops the provider (its last push included), waiting at most `timeoutMs`: the SDK's own timeout rejects but leaves
+ * the request open, so the wait is bounded here too. Failures are logged, never thrown: the process is stopping,
+ * and metrics are the one thing it may lose.
+ */
+async function shutdownWithin(
+  provider: MeterProvider,
+  timeoutMs: number,
+  options: { logger?: Logger },
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs));
+  try {
+    const outcome = await Promise.race([provider.shutdown({ timeoutMillis: timeoutMs }), timeout]);
+    if (outcome === "timeout") {
+      options.logger?.warn("Cannot push the last metrics: no answer in time; stopping without them", {
+        code: "OTLP_SHUTDOWN_FAILED",
+        timeoutMs,
+      });
+    }
+  } catch (error) {
+    // Stopping goes on without the last push: the metrics of the last interval are lost, nothing else.
+    options.logger?.warn("Cannot push the last metrics; stopping without them", {
+      code: "OTLP_SHUTDOWN_FAILED",
+      timeoutMs,
+      error: describeError(error),
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }

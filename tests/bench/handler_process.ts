@@ -1,8 +1,9 @@
 /**
  * The real handler (`handler/main.ts`, the container start path) in a child process for the benchmark: started with
- * the given environment, found listening through its `listening` log line, measured through /proc, stopped with
- * SIGTERM.
+ * the given environment and the V8 flags of the handler image's command, found listening through its `listening`
+ * log line, measured through /proc, stopped with SIGTERM.
  */
+import { parseDockerfile } from "../deploy/dockerfile.ts";
 
 export interface HandlerProcess {
   baseUrl: string;
@@ -16,11 +17,23 @@ export interface HandlerProcess {
 }
 
 const MAIN = new URL("../../handler/main.ts", import.meta.url).pathname;
+const DOCKERFILE = new URL("../../deploy/handler/Dockerfile", import.meta.url);
+
+/**
+ * The `--v8-flags=` arguments of the handler image's command (deploy/handler/Dockerfile), so that the bench measures
+ * what ships; BENCH_HANDLER_V8_FLAGS replaces their value ("none": V8's defaults).
+ */
+export async function readHandlerV8Args(): Promise<string[]> {
+  const override = Deno.env.get("BENCH_HANDLER_V8_FLAGS");
+  if (override !== undefined) return override === "none" || override === "" ? [] : [`--v8-flags=${override}`];
+  const { command } = parseDockerfile(await Deno.readTextFile(DOCKERFILE));
+  return command.filter((arg) => arg.startsWith("--v8-flags="));
+}
 
 /** Starts the handler and resolves once it listens; rejects with its log when it exits or is not up in 60 s. */
 export async function startHandlerProcess(env: Record<string, string>): Promise<HandlerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+    args: ["run", ...await readHandlerV8Args(), "-A", MAIN],
     env,
     stdin: "null",
     stdout: "piped",

@@ -20,7 +20,12 @@ function ciDenoVersion(): string {
 const EXPECTED = {
   handler: {
     port: HANDLER_DEFAULTS.port,
-    flags: ["--allow-net", "--allow-env", "--allow-read=/var/run/secrets/events-ingester"],
+    flags: [
+      "--v8-flags=--max-semi-space-size=2",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=/var/run/secrets/events-ingester",
+    ],
   },
   relay: {
     port: RELAY_DEFAULTS.healthPort,

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { loadHandlerConfig } from "../../handler/config.ts";
+import { toStopBoundS } from "../../handler/start.ts";
 import { toTokenHashHex } from "../../handler/token_hashes.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
 import { OTLP_ENV_NAMES } from "../../shared/telemetry.ts";
@@ -70,7 +71,8 @@ for (const [dir, objects] of RENDERS.filter(([, objects]) => hasComponent(object
         assert.equal(config.port, resolvePort(container, "http"));
         assert.ok(config.tokenHashes.length > 0);
         const pod = findComponent(objects, "handler").pod as { terminationGracePeriodSeconds?: number };
-        assert.ok((pod.terminationGracePeriodSeconds ?? 30) > config.shutdownDeadlineS, "grace period below shutdown");
+        const graceS = pod.terminationGracePeriodSeconds ?? 30;
+        assert.ok(graceS > toStopBoundS(config.shutdownDeadlineS), `grace period ${graceS} s below the stop bound`);
         const startup = container.startupProbe;
         assert.ok(startup, "the handler has a startup probe");
         // Kubernetes defaults: periodSeconds 10, failureThreshold 3.

@@ -1,19 +1,22 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../handler/app.ts";
-import type { BatchOutcome } from "../../handler/app_observer.ts";
+import type { BatchOutcome, ResponseInfo } from "../../handler/app_observer.ts";
 import { toRouteName } from "../../handler/app_observer.ts";
 import { createLogger } from "../../shared/log.ts";
 import { eventRecord, eventsRequest, gapRecord, ndjson, withApp } from "./app_harness.ts";
 
 Deno.test("createApp reports each response and each batch to its observer", async () => {
   await withApp(async (h) => {
-    const responses: { route: string; status: number }[] = [];
+    const responses: ResponseInfo[] = [];
     const batches: BatchOutcome[] = [];
+    let ticks = 0;
     const app = createApp({
       config: h.config,
       store: h.store,
       logger: createLogger({ isDebug: false, write: () => {} }),
       now: () => new Date("2026-11-25T12:00:00Z"),
+      // Each reading is 250 ms after the previous one: a batch reads it four times, a probe twice.
+      clockMs: () => 250 * ticks++,
       observer: { onResponse: (info) => responses.push(info), onBatch: (outcome) => batches.push(outcome) },
     });
     const record = eventRecord();
@@ -25,10 +28,10 @@ Deno.test("createApp reports each response and each batch to its observer", asyn
     assert.equal((await app.fetch(await eventsRequest(ndjson([eventRecord()]), { headers: older }))).status, 409);
     assert.equal((await app.fetch(new Request("http://handler.test/livez"))).status, 200);
     assert.deepEqual(responses, [
-      { route: "events", status: 200 },
-      { route: "events", status: 200 },
-      { route: "events", status: 409 },
-      { route: "probe", status: 200 },
+      { route: "events", status: 200, durationS: 0.75 },
+      { route: "events", status: 200, durationS: 0.75 },
+      { route: "events", status: 409, durationS: 0.75 },
+      { route: "probe", status: 200, durationS: 0.25 },
     ]);
     assert.equal(batches.length, 3);
     const [first, , third] = batches;
@@ -37,7 +40,7 @@ Deno.test("createApp reports each response and each batch to its observer", asyn
       ["cluster-a", 2, 1, ["INVALID_JSON"], { inserted: 1, duplicates: 1, gapsInserted: 1 }],
     );
     assert.equal(first?.committedAt?.toISOString(), "2026-11-25T12:00:00.000Z");
-    assert.ok((first?.durationS ?? -1) >= 0);
+    assert.deepEqual(batches.map((batch) => batch.durationS), [0.25, 0.25, 0.25]);
     assert.deepEqual([third?.failure, third?.result, third?.committedAt], ["fenced", undefined, undefined]);
   });
 });

@@ -1,6 +1,8 @@
+import { toServiceInstanceId, toStopBoundS } from "../../handler/start.ts";
 import assert from "node:assert/strict";
 import {
   ConfigError,
+  HANDLER_DEFAULTS,
   type HandlerConfig,
   isDatabaseConfigured,
   loadHandlerConfig,
@@ -47,6 +49,7 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
     isDebug: false,
     isOtelEnabled: false,
     otelExportIntervalS: 60,
+    hostname: null,
   };
   assert.deepEqual(loadHandlerConfig(MINIMAL), expected);
 });
@@ -70,6 +73,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     DEBUG: "true",
     OTEL_ENABLED: "1",
     OTEL_EXPORT_INTERVAL: "15s",
+    HOSTNAME: " handler-5d8f-x2k ",
   });
   assert.deepEqual(
     [config.dbSchema, config.dbReadyTimeoutS, config.dbConnectTimeoutS, config.dbPoolMax, config.port],
@@ -87,6 +91,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
     [0, 1.5, true, true, 15],
   );
+  assert.equal(config.hostname, "handler-5d8f-x2k");
 });
 
 Deno.test("loadHandlerConfig assembles the URL from the DB_* names of the existing service", () => {
@@ -220,4 +225,17 @@ Deno.test("parseDurationS throws SyntaxError for other text", () => {
       message: `Cannot parse duration "${text}": use a Go duration like "30s", "2m", "1h30m" or plain seconds`,
     });
   }
+});
+
+Deno.test("toServiceInstanceId is HOSTNAME, suffixed for a deno serve worker, else a random UUID", () => {
+  const randomUuid = () => "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+  assert.equal(toServiceInstanceId("handler-5d8f-x2k", { randomUuid }), "handler-5d8f-x2k");
+  assert.equal(toServiceInstanceId("handler-5d8f-x2k", { isWorker: true, randomUuid }), "handler-5d8f-x2k-0f1e2d3c");
+  assert.equal(toServiceInstanceId(null, { isWorker: true, randomUuid }), "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9");
+  assert.match(toServiceInstanceId(null), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+Deno.test("toStopBoundS adds the bounded pool close and last OTLP push to the shutdown deadline", () => {
+  assert.equal(toStopBoundS(HANDLER_DEFAULTS.shutdownDeadlineS), 28);
+  assert.equal(toStopBoundS(0), 3);
 });

@@ -60,3 +60,61 @@ Deno.test("handler/main.ts migrates, serves on PORT and stops on SIGTERM, closin
     assert.equal(rows?.n, 1);
   });
 });
+
+Deno.test("handler/main.ts exits 2 with one log line when --allow-env is narrowed to a list of names", async () => {
+  const child = spawnDeno(["run", "--allow-env=PORT", "--allow-net", "--allow-read", "handler/main.ts"], {});
+  await child.status;
+  const output = await stopChild(child);
+  assert.equal(output.code, 2, output.stderr);
+  assert.equal(output.stderr, "");
+  assert.deepEqual(logLines(output.stdout).map((l) => [l.level, l.msg, l.problem, l.error]), [[
+    "error",
+    "cannot start: permission denied",
+    "Cannot read the environment: run with --allow-env (all variables, not a list of names)",
+    "NotCapable: Requires env access, run again with the --allow-env flag",
+  ]]);
+});
+
+Deno.test("handler/main.ts exits 2 and says so when --allow-net does not cover the database", async () => {
+  const env = await testEnv("public");
+  const url = new URL(env.DATABASE_URL!);
+  const child = spawnDeno(["run", "--allow-env", "--allow-net=127.0.0.1:1", "handler/main.ts"], {
+    ...env,
+    DB_READY_TIMEOUT: "30s",
+  });
+  await child.status;
+  const output = await stopChild(child);
+  assert.equal(output.code, 2, output.stderr);
+  const failure = logLines(output.stdout).find((l) => l.level === "error");
+  assert.equal(failure?.msg, "cannot start: permission denied");
+  assert.equal(
+    failure?.error,
+    `NotCapable: Cannot connect to the database at ${url.hostname}:${url.port || 5432}: the process may not open ` +
+      "that connection; allow it with --allow-net",
+  );
+});
+
+Deno.test("handler/main.ts exits 2 and says so when --allow-net does not cover its port", async () => {
+  await withTestSchema(async (schema) => {
+    const env = await testEnv(schema);
+    const url = new URL(env.DATABASE_URL!);
+    const port = await findFreePort();
+    const child = spawnDeno([
+      "run",
+      "--allow-env",
+      `--allow-net=${url.hostname}:${url.port || 5432}`,
+      "handler/main.ts",
+    ], {
+      ...env,
+      PORT: String(port),
+    });
+    await child.status;
+    const output = await stopChild(child);
+    assert.equal(output.code, 2, output.stderr);
+    const failure = logLines(output.stdout).find((l) => l.level === "error");
+    assert.deepEqual([failure?.msg, failure?.problem], [
+      "cannot start: permission denied",
+      `Cannot listen on port ${port}: run with --allow-net`,
+    ]);
+  });
+});

@@ -81,6 +81,7 @@ Deno.test("handler/main.ts serves /metrics on PORT and pushes OTLP every OTEL_EX
         // Seconds: 0.3 s must become a 300 ms push period.
         OTEL_EXPORT_INTERVAL: "0.3",
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        HOSTNAME: "events-ingester-handler-7d9f-q2x",
       });
       const baseUrl = `http://127.0.0.1:${port}`;
       await waitUntilAnswering(child, `${baseUrl}/readyz`);
@@ -96,7 +97,11 @@ Deno.test("handler/main.ts serves /metrics on PORT and pushes OTLP every OTEL_EX
       );
       const { contentType, lines } = await scrape(baseUrl);
       assert.equal(contentType, "text/plain; version=0.0.4; charset=utf-8");
-      assert.ok(lines.includes('target_info{service_name="events-ingester-handler"} 1'));
+      assert.ok(
+        lines.includes(
+          'target_info{service_name="events-ingester-handler",service_instance_id="events-ingester-handler-7d9f-q2x"} 1',
+        ),
+      );
       for (
         const line of [
           'events_ingester_handler_requests_total{route="probe",status="200"} 1',
@@ -126,6 +131,9 @@ Deno.test("handler/main.ts serves /metrics on PORT and pushes OTLP every OTEL_EX
       const resource = last.resourceMetrics[0]!.resource.attributes;
       assert.deepEqual(resource.find((a) => a.key === "service.name")?.value, {
         stringValue: "events-ingester-handler",
+      });
+      assert.deepEqual(resource.find((a) => a.key === "service.instance.id")?.value, {
+        stringValue: "events-ingester-handler-7d9f-q2x",
       });
     });
   } finally {

@@ -334,3 +334,32 @@ Deno.test("countStoredGapsByReason merges repeated gaps and attributes the store
 Deno.test("toOtelExportIntervalMs converts OTEL_EXPORT_INTERVAL seconds to whole milliseconds, at least 1", () => {
   assert.deepEqual([60, 0.25, 1.0004, 0.0001].map(toOtelExportIntervalMs), [60_000, 250, 1000, 1]);
 });
+
+Deno.test("createHandlerMetrics records request durations in second-scale buckets by route and status", async () => {
+  const telemetry = createTelemetry({ serviceName: "handler-test", isOtelEnabled: false, otelExportIntervalMs: 1 });
+  try {
+    const metrics = createHandlerMetrics(telemetry.meter);
+    metrics.onResponse({ route: "events", status: 200, durationS: 0.2 });
+    metrics.onResponse({ route: "events", status: 200, durationS: 3 });
+    metrics.onResponse({ route: "events", status: 503, durationS: 0.004 });
+    metrics.onResponse({ route: "probe", status: 200, durationS: 0.0005 });
+    const text = await telemetry.renderPrometheus();
+    const name = "events_ingester_handler_request_duration_seconds";
+    const events200 = 'route="events",status="200"';
+    assert.equal(value(text, `${name}_count{${events200}}`), 2);
+    assert.equal(value(text, `${name}_sum{${events200}}`), 3.2);
+    assert.equal(value(text, `${name}_bucket{${events200},le="0.1"}`), 0);
+    assert.equal(value(text, `${name}_bucket{${events200},le="0.25"}`), 1);
+    assert.equal(value(text, `${name}_bucket{${events200},le="2.5"}`), 1);
+    assert.equal(value(text, `${name}_bucket{${events200},le="5"}`), 2);
+    assert.equal(value(text, `${name}_bucket{route="events",status="503",le="0.005"}`), 1);
+    assert.equal(value(text, `${name}_bucket{route="probe",status="200",le="0.001"}`), 1);
+    assert.equal(
+      samples(text, `${name}_bucket`).filter((line) => line.includes(events200)).length,
+      SECONDS_BUCKETS.length + 1,
+    );
+    assert.equal(value(text, 'events_ingester_handler_requests_total{route="events",status="200"}'), 2);
+  } finally {
+    await telemetry.shutdown();
+  }
+});

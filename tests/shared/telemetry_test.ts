@@ -7,6 +7,7 @@ import {
   RECORDS_BUCKETS,
   SECONDS_BUCKETS,
   type Telemetry,
+  TELEMETRY_SHUTDOWN_TIMEOUT_MS,
   toOtlpMetricsUrl,
 } from "../../shared/telemetry.ts";
 import { ALL_METRICS, METRICS, toInstrumentOptions, toPrometheusName, UNIT_BYTES } from "../../shared/metric_names.ts";
@@ -117,18 +118,42 @@ Deno.test("renderPrometheus exposes every catalogue metric under toPrometheusNam
   });
 });
 
-Deno.test("renderPrometheus names the service in target_info and adds no scope labels", async () => {
-  await withTelemetry(async (telemetry) => {
+Deno.test("renderPrometheus names the service and its instance in target_info and adds no scope labels", async () => {
+  const telemetry = createTelemetry({
+    serviceName: "ingester-test",
+    serviceInstanceId: "handler-7f9c-abcde",
+    isOtelEnabled: false,
+    otelExportIntervalMs: 1,
+  });
+  try {
     telemetry.meter.createCounter(METRICS.relayBookmarks.name, toInstrumentOptions(METRICS.relayBookmarks)).add(1);
     const text = await telemetry.renderPrometheus();
     assert.ok(
       text.startsWith(
-        '# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="ingester-test"} 1\n',
+        "# HELP target_info Target metadata\n# TYPE target_info gauge\n" +
+          'target_info{service_name="ingester-test",service_instance_id="handler-7f9c-abcde"} 1\n',
       ),
+      text.slice(0, 200),
     );
     assert.ok(text.split("\n").includes("events_ingester_relay_bookmarks_total 1"));
     assert.equal(text.includes("otel_scope_name"), false);
-  });
+  } finally {
+    await telemetry.shutdown();
+  }
+});
+
+Deno.test("createTelemetry gives each instance a random UUID as service.instance.id when none is given", async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    await withTelemetry(async (telemetry) => {
+      const text = await telemetry.renderPrometheus();
+      const match = /^target_info\{service_name="ingester-test",service_instance_id="([^"]+)"\} 1$/m.exec(text);
+      assert.ok(match, text.slice(0, 200));
+      ids.push(match[1]!);
+    });
+  }
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(ids[0], ids[1]);
 });
 
 interface OtlpCapture {
@@ -280,6 +305,77 @@ Deno.test("createTelemetry logs a refused OTLP push as a warning with code OTLP_
   } finally {
     await receiver.close();
   }
+});
+
+/** A collector that accepts connections and reads requests but never answers; `close()` drops every connection. */
+function startSilentCollector(): { url: string; connections: () => number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  void (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      // Read and discard, so the client's request is fully sent and then waits for an answer that never comes.
+      conn.readable.pipeTo(new WritableStream()).catch(() => {
+        // The connection is dropped by close(); nothing is left to read.
+      });
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    connections: () => conns.length,
+    close() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch (error) {
+          // Already closed by the client; that is the state close() wants.
+          if (!(error instanceof Deno.errors.BadResource)) throw error;
+        }
+      }
+    },
+  };
+}
+
+Deno.test("TELEMETRY_SHUTDOWN_TIMEOUT_MS is 3 s", () => {
+  assert.equal(TELEMETRY_SHUTDOWN_TIMEOUT_MS, 3_000);
+});
+
+Deno.test({
+  name:
+    "createTelemetry shutdown gives up the last push after shutdownTimeoutMs when the collector is silent, and logs it",
+  // The abandoned request is still open when shutdown() returns (that is the point); it ends when the collector
+  // drops the connection, after the test's own assertions.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const collector = startSilentCollector();
+    const lines: string[] = [];
+    try {
+      const telemetry = createTelemetry({
+        serviceName: "ingester-otlp",
+        isOtelEnabled: true,
+        otelExportIntervalMs: 60_000,
+        otlpEndpoint: collector.url,
+        logger: createLogger({ isDebug: false, write: (line) => lines.push(line) }),
+        shutdownTimeoutMs: 300,
+      });
+      telemetry.meter.createCounter(METRICS.relayRelists.name, toInstrumentOptions(METRICS.relayRelists)).add(1);
+      const started = performance.now();
+      await telemetry.shutdown();
+      const elapsedMs = performance.now() - started;
+      assert.ok(elapsedMs >= 290 && elapsedMs < 2_000, `shutdown took ${elapsedMs} ms`);
+      assert.equal(collector.connections(), 1);
+      const entries = lines.map((line) => JSON.parse(line));
+      assert.deepEqual(entries.map((e) => [e.level, e.code, e.timeoutMs]), [["warn", "OTLP_SHUTDOWN_FAILED", 300]]);
+      // A second call returns the same settled shutdown at once.
+      const again = performance.now();
+      await telemetry.shutdown();
+      assert.ok(performance.now() - again < 50);
+    } finally {
+      collector.close();
+    }
+  },
 });
 
 Deno.test("createTelemetry refuses an export interval that is not a positive integer", () => {
