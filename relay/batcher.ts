@@ -33,6 +33,9 @@ export interface BatcherOptions {
   delay?: Delay;
 }
 
+/** Abort reason that ends a batch's flush wait (a constant: creating a DOMException per batch is not free). */
+const FLUSH_WAIT_OVER = new Error("flush wait over");
+
 /** Bytes an enrichment is assumed to add to a line before it is known. */
 const ENRICHMENT_BYTES_ESTIMATE = 256;
 
@@ -47,9 +50,12 @@ export class Batcher {
   readonly #delay: Delay;
   /** Items taken from the queue and enriched, that did not fit the previous batch. */
   #carry: { item: QueueItem; line: string | null; bytes: number }[] = [];
+  /** The start every event line shares. */
+  readonly #lineStart: string;
 
   constructor(options: BatcherOptions) {
     this.#options = options;
+    this.#lineStart = `{"v":${RECORD_VERSION},"kind":"event","cluster":${JSON.stringify(options.cluster)},`;
     this.#now = options.now ?? Date.now;
     this.#delay = options.delay ?? realDelay;
   }
@@ -69,26 +75,40 @@ export class Batcher {
     const { signal, isDraining = false } = options;
     if (this.#carry.length === 0 && queue.length === 0) {
       if (isDraining || signal.aborted) return undefined;
-      if (!await this.#waitForItem(Infinity, signal)) return undefined;
+      if (!await this.#waitForFirstItem(signal)) return undefined;
     }
     const firstAtMs = this.#carry[0]?.item.queuedAtMs ?? queue.peek()!.queuedAtMs;
     const deadlineMs = firstAtMs + flushIntervalMs;
     const taken: QueueItem[] = [];
     let records = this.#carry.filter((c) => c.line !== null).length;
     let estimate = this.#carry.reduce((sum, c) => sum + c.bytes, 0);
-    while (records < batchRecordsMax && estimate < batchBytesMax) {
-      const item = queue.shift();
-      if (item === undefined) {
-        const waitMs = deadlineMs - this.#now();
-        if (isDraining || waitMs <= 0 || signal.aborted) break;
-        if (!await this.#waitForItem(waitMs, signal)) break;
-        continue;
+    // One timer and one linked signal per batch, not per wait: while the watch is slower than the sender, the queue
+    // runs empty after almost every item.
+    let flushWait: { expired: Promise<false>; stop: ReturnType<typeof linkSignals> } | undefined;
+    try {
+      while (records < batchRecordsMax && estimate < batchBytesMax) {
+        const item = queue.shift();
+        if (item === undefined) {
+          const waitMs = deadlineMs - this.#now();
+          if (isDraining || waitMs <= 0 || signal.aborted) break;
+          if (flushWait === undefined) {
+            const stop = linkSignals(signal);
+            flushWait = { stop, expired: this.#delay(waitMs, stop.signal).then(() => false, () => false) };
+          }
+          const arrived = queue.waitForItem(flushWait.stop.signal).then(() => true, () => false);
+          if (!await Promise.race([arrived, flushWait.expired]) || queue.length === 0) break;
+          continue;
+        }
+        taken.push(item);
+        if (item.kind === "event") {
+          records++;
+          estimate += item.eventBytes + ENRICHMENT_BYTES_ESTIMATE;
+        } else if (item.kind === "gap") records++;
       }
-      taken.push(item);
-      if (item.kind === "event") {
-        records++;
-        estimate += toUtf8Length(item.eventJson) + ENRICHMENT_BYTES_ESTIMATE;
-      } else if (item.kind === "gap") records++;
+    } finally {
+      // Settles the timer and any waiter still registered; the reason is never seen.
+      flushWait?.stop.abort(FLUSH_WAIT_OVER);
+      flushWait?.stop.dispose();
     }
     const encoded = await Promise.all(taken.map((item) => this.#encode(item)));
     const all = [...this.#carry, ...encoded];
@@ -117,27 +137,25 @@ export class Batcher {
   }
 
   async #encode(item: QueueItem): Promise<{ item: QueueItem; line: string | null; bytes: number }> {
-    let line: string | null = null;
-    if (item.kind === "gap") line = JSON.stringify(item.record) + "\n";
-    else if (item.kind === "event") {
-      const enrichment = await this.#options.enrich(item);
-      line = `{"v":${RECORD_VERSION},"kind":"event","cluster":${JSON.stringify(this.#options.cluster)},` +
-        `"observedAt":"${item.observedAt}","event":${item.eventJson}` +
-        (enrichment === undefined ? "}\n" : `,"enrichment":${JSON.stringify(enrichment)}}\n`);
+    if (item.kind === "gap") {
+      const line = JSON.stringify(item.record) + "\n";
+      return { item, line, bytes: toUtf8Length(line) };
     }
-    return { item, line, bytes: line === null ? 0 : toUtf8Length(line) };
+    if (item.kind !== "event") return { item, line: null, bytes: 0 };
+    const enrichment = await this.#options.enrich(item);
+    const head = `${this.#lineStart}"observedAt":"${item.observedAt}","event":`;
+    const tail = enrichment === undefined ? "}\n" : `,"enrichment":${JSON.stringify(enrichment)}}\n`;
+    // The event's byte length is known from the queue; only the short parts around it are measured here.
+    return {
+      item,
+      line: head + item.eventJson + tail,
+      bytes: toUtf8Length(head) + item.eventBytes + toUtf8Length(tail),
+    };
   }
 
-  /** Waits up to `ms` for the queue to hold an item; false when the time ran out or `signal` aborted. */
-  async #waitForItem(ms: number, signal: AbortSignal): Promise<boolean> {
-    const stop = linkSignals(signal);
-    const both = stop.signal;
-    // Both waits settle (the loser by the abort below), so neither leaves an unhandled rejection behind.
-    const arrived = this.#options.queue.waitForItem(both).then(() => true, () => false);
-    const waits = [arrived];
-    if (Number.isFinite(ms)) waits.push(this.#delay(ms, both).then(() => false, () => false));
-    const hasItem = await Promise.race(waits);
-    stop.abort();
+  /** Waits for the queue to hold an item; false when `signal` aborted (the queue's only rejection). */
+  async #waitForFirstItem(signal: AbortSignal): Promise<boolean> {
+    const hasItem = await this.#options.queue.waitForItem(signal).then(() => true, () => false);
     return hasItem && this.#options.queue.length > 0;
   }
 }

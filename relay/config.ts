@@ -5,7 +5,7 @@
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import type { LogFields } from "../shared/log.ts";
 import { isClusterName } from "../shared/record_parser.ts";
-import type { KubeConnection } from "./kube_client.ts";
+import type { KubeConnection } from "./kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */
 export interface RelayConfig {

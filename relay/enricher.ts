@@ -74,63 +74,54 @@ export class Enricher {
    */
   async enrich(ref: ObjectRef, signal?: AbortSignal): Promise<Enrichment | undefined> {
     if (ref.kind === undefined || ref.name === undefined) return undefined;
+    const startedMs = performance.now();
+    // Nearly every event is about an object already looked up: answered from the cache, it needs no timer.
+    const cached = this.#resolveFromCache(ref);
+    if (cached !== undefined) return this.#finish(cached, { isMiss: false }, startedMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<Enrichment>((resolve) => {
       timer = setTimeout(() => resolve({ error: "TIMEOUT" }), this.#options.timeoutMs);
     });
-    const startedMs = performance.now();
     const trace = { isMiss: false };
     try {
-      const enrichment = await Promise.race([this.#resolve(ref, trace, signal), timeout]);
-      if (enrichment.error !== undefined) this.#options.metrics.enrichFailures.add(1, { code: enrichment.error });
-      const result = enrichment.error !== undefined ? "error" : trace.isMiss ? "miss" : "hit";
-      this.#options.metrics.compositionLookupDurationS.record((performance.now() - startedMs) / 1000, { result });
-      return enrichment;
+      return this.#finish(await Promise.race([this.#resolve(ref, trace, signal), timeout]), trace, startedMs);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async #resolve(ref: ObjectRef, trace: Trace, signal: AbortSignal | undefined): Promise<Enrichment> {
-    const apiVersion = ref.apiVersion ?? "v1";
-    const first = await this.#lookup(
-      { apiVersion, kind: ref.kind!, namespace: ref.namespace, name: ref.name! },
-      trace,
-      signal,
-    );
-    if (!first.ok) return { error: first.code };
-    const enrichment: Enrichment = { labels: first.metadata.labels };
-    let compositionId = toCompositionId(first);
-    const owners: OwnerRef[] = [];
-    let current = first;
-    while (owners.length < OWNER_DEPTH_MAX) {
-      const meta: ObjectMetadata = current.metadata;
-      const owner = meta.ownerReferences.find((o) => o.controller) ?? meta.ownerReferences[0];
-      if (owner === undefined) break;
-      owners.push({ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid });
-      if (compositionId === null && groupOf(owner.apiVersion) === COMPOSITION_GROUP) compositionId = owner.uid;
-      const next = await this.#lookup(
-        {
-          apiVersion: owner.apiVersion,
-          kind: owner.kind,
-          namespace: meta.namespace ?? ref.namespace,
-          name: owner.name,
-        },
-        trace,
-        signal,
-      );
-      if (!next.ok) break;
-      compositionId ??= toCompositionId(next);
-      current = next;
-    }
-    if (owners.length > 0) enrichment.owners = owners;
-    enrichment.compositionId = compositionId;
+  #finish(enrichment: Enrichment, trace: Trace, startedMs: number): Enrichment {
+    if (enrichment.error !== undefined) this.#options.metrics.enrichFailures.add(1, { code: enrichment.error });
+    const result = enrichment.error !== undefined ? "error" : trace.isMiss ? "miss" : "hit";
+    this.#options.metrics.compositionLookupDurationS.record((performance.now() - startedMs) / 1000, { result });
     return enrichment;
+  }
+
+  /** The enrichment when every object of the chain is cached, else undefined (and nothing counted). */
+  #resolveFromCache(ref: ObjectRef): Enrichment | undefined {
+    const walk = walkOwnerChain(ref);
+    let hits = 0;
+    let step = walk.next();
+    while (!step.done) {
+      const cached = this.#cache.get(toCacheKey(step.value));
+      if (cached === undefined) return undefined;
+      hits++;
+      step = walk.next(cached);
+    }
+    this.#options.metrics.enrichCacheHits.add(hits);
+    return step.value;
+  }
+
+  async #resolve(ref: ObjectRef, trace: Trace, signal: AbortSignal | undefined): Promise<Enrichment> {
+    const walk = walkOwnerChain(ref);
+    let step = walk.next();
+    while (!step.done) step = walk.next(await this.#lookup(step.value, trace, signal));
+    return step.value;
   }
 
   #lookup(target: Target, trace: Trace, signal?: AbortSignal): Promise<Lookup> {
     const { apiVersion, kind, namespace, name } = target;
-    const key = `${apiVersion}|${kind}|${namespace ?? ""}|${name}`;
+    const key = toCacheKey(target);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#options.metrics.enrichCacheHits.add(1);
@@ -178,6 +169,47 @@ export class Enricher {
       this.#waiting.shift()?.();
     }
   }
+}
+
+/**
+ * The enrichment of `ref`, as a walk that yields each object it needs (the involved object, then its owners up to
+ * OWNER_DEPTH_MAX) and is given back its lookup; the caller decides where lookups come from (the cache, the API).
+ */
+function* walkOwnerChain(ref: ObjectRef): Generator<Target, Enrichment, Lookup> {
+  const first = yield {
+    apiVersion: ref.apiVersion ?? "v1",
+    kind: ref.kind!,
+    namespace: ref.namespace,
+    name: ref.name!,
+  };
+  if (!first.ok) return { error: first.code };
+  const enrichment: Enrichment = { labels: first.metadata.labels };
+  let compositionId = toCompositionId(first);
+  const owners: OwnerRef[] = [];
+  let current = first;
+  while (owners.length < OWNER_DEPTH_MAX) {
+    const meta: ObjectMetadata = current.metadata;
+    const owner = meta.ownerReferences.find((o) => o.controller) ?? meta.ownerReferences[0];
+    if (owner === undefined) break;
+    owners.push({ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid });
+    if (compositionId === null && groupOf(owner.apiVersion) === COMPOSITION_GROUP) compositionId = owner.uid;
+    const next = yield {
+      apiVersion: owner.apiVersion,
+      kind: owner.kind,
+      namespace: meta.namespace ?? ref.namespace,
+      name: owner.name,
+    };
+    if (!next.ok) break;
+    compositionId ??= toCompositionId(next);
+    current = next;
+  }
+  if (owners.length > 0) enrichment.owners = owners;
+  enrichment.compositionId = compositionId;
+  return enrichment;
+}
+
+function toCacheKey(target: Target): string {
+  return `${target.apiVersion}|${target.kind}|${target.namespace ?? ""}|${target.name}`;
 }
 
 function toErrorCode(error: unknown): EnrichErrorCode {

@@ -1,13 +1,11 @@
 /**
- * The Kubernetes API adapter: the only file that imports `@kubernetes/client-node`.
- *
- * The client's KubeConfig resolves where the API server is and how to authenticate (in-cluster service account,
- * kubeconfig contexts, client certificates, exec and token-file plugins). Requests themselves go through `fetch`
+ * The Kubernetes API adapter. `kube_config.ts` (over `@kubernetes/client-node`'s kubeconfig modules) resolves where
+ * the API server is and how to authenticate (in-cluster service account, kubeconfig contexts, client certificates,
+ * exec and token-file plugins). Requests themselves go through `fetch`
  * and return the objects exactly as the server sent them: the generated typed API would turn timestamps into Date
  * objects (losing MicroTime precision), and its Watch pushes lines from a callback without a way to pause, while
  * the relay needs a stream it can stop reading when its queue is full.
  */
-import { KubeConfig } from "@kubernetes/client-node";
 import {
   type EventListPage,
   type KubeApi,
@@ -19,15 +17,15 @@ import {
   type ResourceMapping,
   type WatchEvent,
 } from "./kube_api.ts";
+import { type KubeConnection, type KubeRequestOptions, loadKubeCredentials } from "./kube_config.ts";
 import { toKubeApiError, toLease, toLeaseBody } from "./kube_wire.ts";
 import { linkSignals } from "./linked_signal.ts";
 import { readWatchEvents } from "./watch_reader.ts";
 
-/** Where the connection settings come from. */
-export type KubeConnection = { mode: "in-cluster" } | { mode: "kubeconfig"; path: string; context?: string };
-
 export interface KubeClientOptions {
   connection: KubeConnection;
+  /** The environment holding KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (in-cluster connection only). */
+  env?: Record<string, string | undefined>;
   /** `globalThis.fetch` unless a test passes its own. */
   fetch?: typeof fetch;
   /** Longest watch line accepted; an event is a few KiB. */
@@ -48,23 +46,11 @@ const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
  * has no current context, or names no server: it never falls back to localhost.
  */
 export function createKubeClient(options: KubeClientOptions): KubeApi & { info: KubeClientInfo; close(): void } {
-  const config = new KubeConfig();
-  try {
-    if (options.connection.mode === "in-cluster") config.loadFromCluster();
-    else {
-      config.loadFromFile(options.connection.path);
-      if (options.connection.context !== undefined) config.setCurrentContext(options.connection.context);
-    }
-  } catch (error) {
-    throw new Error(`Cannot load Kubernetes configuration: ${(error as Error).message}`, { cause: error });
-  }
-  const cluster = config.getCurrentCluster();
-  if (cluster === null || !cluster.server) {
-    throw new Error(
-      `Cannot load Kubernetes configuration: context "${config.getCurrentContext()}" names no cluster server`,
-    );
-  }
-  const server = cluster.server.replace(/\/+$/, "");
+  const credentials = loadKubeCredentials(
+    options.connection,
+    { env: options.env ?? {} },
+  );
+  const server = credentials.server;
   const baseFetch = options.fetch ?? globalThis.fetch;
   const watchLineBytesMax = options.watchLineBytesMax ?? 16 * 1024 * 1024;
   let httpClient: Deno.HttpClient | undefined;
@@ -74,16 +60,8 @@ export function createKubeClient(options: KubeClientOptions): KubeApi & { info: 
     path: string,
     init: { method?: string; body?: unknown; accept?: string; signal?: AbortSignal },
   ) {
-    const opts: {
-      headers: Record<string, string>;
-      ca?: Uint8Array;
-      cert?: Uint8Array;
-      key?: Uint8Array;
-      rejectUnauthorized?: boolean;
-    } = {
-      headers: {},
-    };
-    await config.applyToHTTPSOptions(opts);
+    const opts: KubeRequestOptions = { headers: {} };
+    await credentials.apply(opts);
     if (!isTlsChecked) {
       isTlsChecked = true;
       if (server.startsWith("https:")) {
@@ -143,7 +121,7 @@ export function createKubeClient(options: KubeClientOptions): KubeApi & { info: 
 
   return {
     server,
-    info: { server, contextCluster: options.connection.mode === "in-cluster" ? undefined : cluster.name },
+    info: { server, contextCluster: credentials.contextCluster },
     close() {
       httpClient?.close();
     },

@@ -35,7 +35,7 @@ export async function main(env: Record<string, string | undefined> = Deno.env.to
   Deno.addSignalListener("SIGINT", onSignal);
   let kube;
   try {
-    kube = createKubeClient({ connection: config.kube });
+    kube = createKubeClient({ connection: config.kube, env });
   } catch (error) {
     logger.error("cannot start", { error: describeError(error) });
     return 2;

@@ -12,6 +12,8 @@ export interface EventItem {
   kind: "event";
   /** The event's JSON text, as received minus `metadata.managedFields`. */
   eventJson: string;
+  /** UTF-8 bytes of `eventJson`. */
+  eventBytes: number;
   involvedObject: ObjectRef;
   observedAt: string;
   resumeVersion: string | null;

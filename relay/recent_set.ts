@@ -4,13 +4,15 @@
  */
 export class RecentSet {
   readonly #keys = new Set<string>();
-  readonly #entriesMax: number;
+  /** Keys in insertion order, as a ring: the slot at #next holds the oldest key once the ring is full. */
+  readonly #ring: (string | undefined)[];
+  #next = 0;
 
   constructor(options: { entriesMax: number }) {
     if (!Number.isInteger(options.entriesMax) || options.entriesMax < 1) {
       throw new RangeError(`Cannot create RecentSet: entriesMax ${options.entriesMax} is not a positive integer`);
     }
-    this.#entriesMax = options.entriesMax;
+    this.#ring = new Array(options.entriesMax);
   }
 
   get size(): number {
@@ -21,13 +23,16 @@ export class RecentSet {
     return this.#keys.has(key);
   }
 
-  /** Adds `key`, forgetting the oldest key when full. */
+  /**
+   * Adds `key`, forgetting the oldest key when full. Evicting through the ring, not through the Set's iterator, keeps
+   * each add constant-time: a Set walks past the holes its deletions leave before it finds its oldest entry.
+   */
   add(key: string): void {
     if (this.#keys.has(key)) return;
-    if (this.#keys.size >= this.#entriesMax) {
-      const oldest = this.#keys.values().next();
-      if (!oldest.done) this.#keys.delete(oldest.value);
-    }
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) this.#keys.delete(oldest);
+    this.#ring[this.#next] = key;
+    this.#next = (this.#next + 1) % this.#ring.length;
     this.#keys.add(key);
   }
 }

@@ -10,20 +10,21 @@ import { ByteQueue } from "./byte_queue.ts";
 import type { RelayConfig } from "./config.ts";
 import { Enricher } from "./enricher.ts";
 import { runEventWatcher } from "./event_watcher.ts";
-import { gzipLines, HandlerClient } from "./handler_client.ts";
+import { type GzipBatch, gzipLines, HandlerClient } from "./handler_client.ts";
 import type { HealthState } from "./health_server.ts";
 import type { KubeApi } from "./kube_api.ts";
 import { LeaderElector, type Leadership } from "./leader_election.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { QueueItem } from "./queue_item.ts";
 import { linkSignals } from "./linked_signal.ts";
+import type { TokenReader } from "./token_reader.ts";
 
 export interface RelayOptions {
   config: RelayConfig;
   /** The cluster name (configured or detected). */
   cluster: string;
   kube: KubeApi;
-  readToken: () => Promise<string>;
+  readToken: TokenReader;
   logger: Logger;
   metrics: RelayMetrics;
   fetch?: typeof fetch;
@@ -88,6 +89,9 @@ export function createRelay(options: RelayOptions): Relay {
     isLive: () => isRunning,
     readiness() {
       const nowMs = now();
+      if (client.authRefusal !== undefined) {
+        return { isReady: false, reason: `the handler refuses the token (${client.authRefusal}); retrying` };
+      }
       if (elector.isLeader) {
         const idleMs = lastActivityMs === undefined ? Infinity : nowMs - lastActivityMs;
         return idleMs <= config.watchIdleMaxS * 1000
@@ -196,15 +200,21 @@ export function createRelay(options: RelayOptions): Relay {
   }): Promise<void> {
     const prepare = async () => {
       const isDraining = state.isWatchDone();
-      const batch = await state.batcher.next({ signal: state.flushSignal, isDraining });
-      const body = batch !== undefined && batch.lines.length > 0 ? await gzipLines(batch.lines) : undefined;
-      return { batch, isDraining, body };
+      const next = await state.batcher.next({ signal: state.flushSignal, isDraining });
+      // Only the gzipped body is kept while the batch waits and is sent: its lines are garbage from here on.
+      const batch: (GzipBatch & { bytes: number }) | undefined = next === undefined ? undefined : {
+        body: await gzipLines(next.lines),
+        records: next.lines.length,
+        bytes: next.bytes,
+        resumeVersion: next.resumeVersion,
+      };
+      return { batch, isDraining };
     };
     let lastResumeVersion: string | null = null;
     let next = prepare();
     try {
       while (!state.sendSignal.aborted) {
-        const { batch, isDraining, body } = await next;
+        const { batch, isDraining } = await next;
         next = prepare();
         if (batch === undefined) {
           if (isDraining) return;
@@ -212,12 +222,12 @@ export function createRelay(options: RelayOptions): Relay {
           if (state.flushSignal.aborted) await delay(10);
           continue;
         }
-        if (batch.lines.length === 0 && (batch.resumeVersion === null || batch.resumeVersion === lastResumeVersion)) {
+        if (batch.records === 0 && (batch.resumeVersion === null || batch.resumeVersion === lastResumeVersion)) {
           continue;
         }
         const started = now();
-        const outcome = await client.sendBatch(batch, { fence: state.fence, signal: state.sendSignal, body });
-        logger.debug("batch sent", { records: batch.lines.length, bytes: batch.bytes, sendMs: now() - started });
+        const outcome = await client.sendBatch(batch, { fence: state.fence, signal: state.sendSignal });
+        logger.debug("batch sent", { records: batch.records, bytes: batch.bytes, sendMs: now() - started });
         if (outcome.status === "fenced") {
           state.stepDown.abort();
           return;

@@ -1,37 +1,70 @@
 /**
  * Benchmark line `relay_e2e` (issue 3 section 4): the simulator holds `events` live events; a relay (relay/main.ts in
- * a child process, so its RSS is its own) cold-starts, lists and sends them all through the real handler (also a child
- * process) into PostgreSQL. Reports the end-to-end rate, its ratio to the same run's `handler_ingest` rate, the relay's
- * peak RSS, its RSS when the 10,000th and the last event were stored, and an idle standby's RSS.
+ * a child process, run with the relay's own V8 flags, so its RSS is its own) cold-starts, lists and sends them all
+ * through the real handler (also a child process) into PostgreSQL. Reports `events_per_s` end to end,
+ * `ratio_vs_handler` against the `handler_ingest` rate (given by the caller, else measured in the same run by posting
+ * the same events, gzip NDJSON in batches of 5,000 as the relay's default, straight to a fresh handler),
+ * `relay_peak_rss_mib`, `relay_rss_at_10k_events_mib` and `relay_rss_at_100k_events_mib` (RSS when the 10,000th and
+ * 100,000th event were stored) and `standby_rss_mib` (an idle standby's RSS).
  *
- * `deno task bench` calls `measureRelayE2e`; `deno run -A tests/bench/relay_e2e.ts` runs it alone (BENCH_DATABASE_URL,
- * else an embedded PostgreSQL; BENCH_EVENTS, default 100000; BENCH_HANDLER_EVENTS_PER_S for the ratio).
+ * `deno run -A tests/bench/relay_e2e.ts` runs it alone: BENCH_DATABASE_URL (else an embedded PostgreSQL), BENCH_EVENTS
+ * (100000), BENCH_HANDLER_EVENTS_PER_S (skip measuring the handler), BENCH_RELAY_V8_FLAGS (replaces the relay's
+ * `RELAY_V8_FLAGS`, "none" for V8's defaults), BENCH_RELAY_ENV (JSON of extra relay variables), BENCH_RELAY_MAIN (another
+ * relay/main.ts, to compare versions in one run), BENCH_RELAY_LOG (relay stdout to `<path>.<pod>`, DEBUG on).
  */
 import postgres from "postgres";
 import { startEmbeddedDatabase } from "../../handler/embedded_database.ts";
+import type { CoreV1Event } from "../../relay/simulator/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
+import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/protocol.ts";
+import { RECORD_VERSION } from "../../shared/records.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 
 export interface RelayE2eOptions {
   databaseUrl: string;
   /** Live events in the simulator. */
   events: number;
-  /** The same run's `handler_ingest` events_per_s; the ratio is omitted when undefined. */
+  /** The same run's `handler_ingest` events_per_s; measured here, on the same events, when undefined. */
   handlerEventsPerS?: number;
 }
 
 const CLUSTER = "bench-relay";
 const TOKEN = "bench-relay-token";
 const SCHEMA = "bench_relay";
-const MAIN = new URL("../../relay/main.ts", import.meta.url).pathname;
+const MAIN = Deno.env.get("BENCH_RELAY_MAIN") ?? new URL("../../relay/main.ts", import.meta.url).pathname;
 const MIB = 1024 * 1024;
-/** Extra `--v8-flags=...` for the relay child (BENCH_RELAY_V8_FLAGS), to compare heap settings. */
-const V8_FLAGS = Deno.env.get("BENCH_RELAY_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("BENCH_RELAY_V8_FLAGS")}`] : [];
+const HANDLER_BATCH_RECORDS = 5_000;
+/** Extra `deno run` arguments for the leader (BENCH_RELAY_ARGS, JSON array), e.g. `["--inspect=127.0.0.1:9229"]`. */
+const EXTRA_ARGS = JSON.parse(Deno.env.get("BENCH_RELAY_ARGS") ?? "[]") as string[];
+/** When set (BENCH_RELAY_LOG), each relay's stdout goes to `<path>.<pod name>` with DEBUG on. */
+const LOG_PATH = Deno.env.get("BENCH_RELAY_LOG");
+/** The relay's V8 flags (those of the `relay` task in deno.json), or BENCH_RELAY_V8_FLAGS ("none": V8's defaults). */
+const V8_FLAGS_TEXT = Deno.env.get("BENCH_RELAY_V8_FLAGS") ?? await readRelayTaskV8Flags();
+const V8_FLAGS = V8_FLAGS_TEXT === "none" || V8_FLAGS_TEXT === "" ? [] : [`--v8-flags=${V8_FLAGS_TEXT}`];
+
+/** The `--v8-flags=` value of deno.json's `relay` task; "none" when it has none. */
+async function readRelayTaskV8Flags(): Promise<string> {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))) as {
+    tasks?: Record<string, string>;
+  };
+  return /--v8-flags=(\S+)/.exec(denoJson.tasks?.relay ?? "")?.[1] ?? "none";
+}
 
 function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(Deno.readTextFileSync(`/proc/${pid}/status`));
     return match ? Number(match[1]) : undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined; // the process has exited
+    throw error;
+  }
+}
+
+/** CPU time (user + system) the process has used, in ms; /proc counts clock ticks of 10 ms. */
+function readCpuMs(pid: number): number | undefined {
+  try {
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined; // the process has exited
     throw error;
@@ -46,14 +79,20 @@ async function sha256Hex(text: string): Promise<string> {
 }
 
 function spawnRelay(env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...V8_FLAGS, MAIN],
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...V8_FLAGS, ...EXTRA_ARGS, MAIN],
     env,
     clearEnv: true,
     stdin: "null",
-    stdout: "null",
+    stdout: LOG_PATH === undefined ? "null" : "piped",
     stderr: "null",
   }).spawn();
+  if (LOG_PATH !== undefined) {
+    void child.stdout.pipeTo(
+      Deno.openSync(`${LOG_PATH}.${env.POD_NAME}`, { write: true, create: true, truncate: true }).writable,
+    );
+  }
+  return child;
 }
 
 /** Runs the benchmark and returns the `relay_e2e` line. */
@@ -72,7 +111,9 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
     RETENTION_DAYS: "0",
   });
   try {
-    await simulator.burst({ count: options.events });
+    const events = await simulator.burst({ count: options.events });
+    const handlerEventsPerS = options.handlerEventsPerS ??
+      await measureHandlerIngest(options.databaseUrl, sql, events);
     await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
     const env = (podName: string) => ({
       KUBECONFIG: `${dir}/kubeconfig`,
@@ -81,25 +122,35 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
       CLUSTER_NAME: CLUSTER,
       POD_NAME: podName,
       HEALTH_PORT: "0",
+      DEBUG: LOG_PATH === undefined ? "false" : "true",
+      ...JSON.parse(Deno.env.get("BENCH_RELAY_ENV") ?? "{}") as Record<string, string>,
       PATH: Deno.env.get("PATH") ?? "",
       HOME: Deno.env.get("HOME") ?? "",
       DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
     });
+    const handlerCpuBeforeMs = await handler.cpuMs();
+    const benchCpuBeforeMs = readCpuMs(Deno.pid)!;
     const started = performance.now();
     const relay = spawnRelay(env("relay-leader"));
     children.push(relay);
     let rssAt10kKb: number | undefined;
+    let rssAt100kKb: number | undefined;
     let stored = 0;
     const deadline = Date.now() + 600_000;
     while (stored < options.events) {
-      if (Date.now() > deadline) throw new Error(`Cannot finish relay_e2e: ${stored} of ${options.events} stored in 600 s`);
+      if (Date.now() > deadline) {
+        throw new Error(`Cannot finish relay_e2e: ${stored} of ${options.events} stored in 600 s`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
       stored = Number((await sql.unsafe(`select count(*)::int as n from ${SCHEMA}.k8s_events`))[0]!.n);
       if (rssAt10kKb === undefined && stored >= 10_000) rssAt10kKb = readStatusKb(relay.pid, "VmRSS");
+      if (rssAt100kKb === undefined && stored >= 100_000) rssAt100kKb = readStatusKb(relay.pid, "VmRSS");
     }
     const ms = performance.now() - started;
-    const rssAtEndKb = readStatusKb(relay.pid, "VmRSS");
     const peakKb = readStatusKb(relay.pid, "VmHWM");
+    const cpuMs = readCpuMs(relay.pid);
+    const handlerCpuMs = await handler.cpuMs() - handlerCpuBeforeMs;
+    const simulatorCpuMs = readCpuMs(Deno.pid)! - benchCpuBeforeMs;
     const standby = spawnRelay(env("relay-standby"));
     children.push(standby);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
@@ -110,14 +161,16 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
       events: options.events,
       stored,
       events_per_s: eventsPerS,
-      handler_ingest_events_per_s: options.handlerEventsPerS ?? null,
-      ratio_vs_handler: options.handlerEventsPerS === undefined
-        ? null
-        : Math.round(eventsPerS / options.handlerEventsPerS * 100) / 100,
+      handler_ingest_events_per_s: handlerEventsPerS,
+      ratio_vs_handler: Math.round(eventsPerS / handlerEventsPerS * 100) / 100,
       relay_peak_rss_mib: toMib(peakKb),
-      relay_rss_at_10k_mib: toMib(rssAt10kKb),
-      relay_rss_at_end_mib: toMib(rssAtEndKb),
+      relay_rss_at_10k_events_mib: toMib(rssAt10kKb),
+      relay_rss_at_100k_events_mib: toMib(rssAt100kKb),
       standby_rss_mib: toMib(standbyKb),
+      relay_cpu_us_per_event: cpuMs === undefined ? null : Math.round(cpuMs * 1000 / options.events),
+      handler_cpu_us_per_event: Math.round(handlerCpuMs * 1000 / options.events),
+      simulator_cpu_us_per_event: Math.round(simulatorCpuMs * 1000 / options.events),
+      relay_v8_flags: V8_FLAGS_TEXT,
       seconds: Math.round(ms / 100) / 10,
     };
   } finally {
@@ -130,6 +183,57 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
     await sql.unsafe(`drop schema if exists ${SCHEMA} cascade`);
     await sql.end();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * The handler's own rate for the same events: gzip NDJSON batches of HANDLER_BATCH_RECORDS (built before timing), posted
+ * one after another to a fresh handler process on its own schema, as one relay would send them.
+ */
+async function measureHandlerIngest(databaseUrl: string, sql: postgres.Sql, events: CoreV1Event[]): Promise<number> {
+  const schema = `${SCHEMA}_handler`;
+  const cluster = `${CLUSTER}-direct`;
+  await sql.unsafe(`drop schema if exists ${schema} cascade`);
+  await sql.unsafe(`create schema ${schema}`);
+  const observedAt = new Date().toISOString();
+  const bodies: Uint8Array<ArrayBuffer>[] = [];
+  for (let offset = 0; offset < events.length; offset += HANDLER_BATCH_RECORDS) {
+    const lines = events.slice(offset, offset + HANDLER_BATCH_RECORDS).map((event) => {
+      const { managedFields: _, ...metadata } = event.metadata as Record<string, unknown>;
+      const record = { v: RECORD_VERSION, kind: "event", cluster, observedAt, event: { ...event, metadata } };
+      return JSON.stringify(record) + "\n";
+    });
+    const stream = new Blob(lines).stream().pipeThrough(new CompressionStream("gzip"));
+    bodies.push(new Uint8Array(await new Response(stream).arrayBuffer()));
+  }
+  const handler = await startHandlerProcess({
+    DATABASE_URL: databaseUrl,
+    DB_SCHEMA: schema,
+    CLUSTER_TOKEN_HASHES: `${cluster}=${await sha256Hex(TOKEN)}`,
+    PORT: "0",
+    RETENTION_DAYS: "0",
+  });
+  try {
+    const started = performance.now();
+    for (const body of bodies) {
+      const response = await fetch(`${handler.baseUrl}${EVENTS_PATH}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          "content-type": NDJSON_CONTENT_TYPE,
+          "content-encoding": "gzip",
+        },
+        body,
+      });
+      const text = await response.text();
+      if (response.status !== 200) {
+        throw new Error(`Cannot measure handler_ingest: HTTP ${response.status} ${text.slice(0, 300)}`);
+      }
+    }
+    return Math.round(events.length / ((performance.now() - started) / 1000));
+  } finally {
+    await handler.stop();
+    await sql.unsafe(`drop schema if exists ${schema} cascade`);
   }
 }
 

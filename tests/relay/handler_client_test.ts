@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { createNoopMeter } from "@opentelemetry/api";
-import { HandlerClient } from "../../relay/handler_client.ts";
+import { gzipLines, HandlerClient } from "../../relay/handler_client.ts";
 import { createRelayMetrics, type RelayMetrics } from "../../relay/metrics.ts";
 import { createLogger } from "../../shared/log.ts";
 import type { Batch } from "../../relay/batcher.ts";
+import type { TokenReader } from "../../relay/token_reader.ts";
 
 interface Seen {
   method: string;
@@ -14,8 +15,9 @@ interface Seen {
 
 /** A real HTTP server answering with `answers` in turn (the last one repeats); records what it received. */
 async function withServer(
-  answers: (() => Response)[],
+  answers: ((request: Seen) => Response)[],
   fn: (url: string, seen: Seen[], rejected: Record<string, number>, client: HandlerClient) => Promise<void>,
+  options: { readToken?: TokenReader; retries?: string[] } = {},
 ) {
   const seen: Seen[] = [];
   let index = 0;
@@ -24,13 +26,14 @@ async function withServer(
     const body = request.headers.get("content-encoding") === "gzip"
       ? await new Response(new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"))).text()
       : new TextDecoder().decode(raw);
-    seen.push({
+    const entry = {
       method: request.method,
       path: new URL(request.url).pathname,
       headers: Object.fromEntries(request.headers),
       body,
-    });
-    return answers[Math.min(index++, answers.length - 1)]!();
+    };
+    seen.push(entry);
+    return answers[Math.min(index++, answers.length - 1)]!(entry);
   });
   const rejected: Record<string, number> = {};
   const metrics: RelayMetrics = {
@@ -41,12 +44,17 @@ async function withServer(
         rejected[code] = (rejected[code] ?? 0) + value;
       },
     } as RelayMetrics["rejectedLines"],
+    sendRetries: {
+      add(_value: number, attributes?: Record<string, unknown>) {
+        options.retries?.push(String(attributes?.reason));
+      },
+    } as RelayMetrics["sendRetries"],
   };
   const url = `http://127.0.0.1:${server.addr.port}`;
   const client = new HandlerClient({
     url,
     cluster: "c1",
-    readToken: () => Promise.resolve("t0ken"),
+    readToken: options.readToken ?? (() => Promise.resolve("t0ken")),
     retryBackoffBaseMs: 1,
     retryBackoffMaxMs: 5,
     metrics,
@@ -102,12 +110,120 @@ Deno.test("HandlerClient.sendBatch retries 503, 429 and 500, then succeeds with 
   );
 });
 
-Deno.test("HandlerClient.sendBatch never retries a 4xx and counts every line as rejected under its code", async () => {
-  await withServer([problem(413, "BODY_TOO_LARGE"), ok], async (_url, seen, rejected, client) => {
-    const outcome = await client.sendBatch(BATCH, { fence: FENCE, signal: new AbortController().signal });
-    assert.deepEqual(outcome, { status: "refused", httpStatus: 413, code: "BODY_TOO_LARGE" });
-    assert.equal(seen.length, 1);
-    assert.deepEqual(rejected, { BODY_TOO_LARGE: 2 });
+Deno.test("HandlerClient.sendBatch never retries a 400 or 415 and counts every line as rejected under its code", async () => {
+  for (const [status, code] of [[400, "INVALID_CONTENT_ENCODING"], [415, "UNSUPPORTED_MEDIA_TYPE"]] as const) {
+    await withServer([problem(status, code), ok], async (_url, seen, rejected, client) => {
+      const outcome = await client.sendBatch(BATCH, { fence: FENCE, signal: new AbortController().signal });
+      assert.deepEqual(outcome, { status: "refused", httpStatus: status, code });
+      assert.equal(seen.length, 1);
+      assert.deepEqual(rejected, { [code]: 2 });
+    });
+  }
+});
+
+const FOUR_LINES: Batch = {
+  lines: ["a\n", "b\n", "c\n", "d\n"],
+  bytes: 8,
+  eventCount: 4,
+  gapCount: 0,
+  resumeVersion: "99",
+};
+/** Refuses with 413 any request holding more than `recordsMax` lines; stores the others. */
+const recordsMax = (max: number) => (request: Seen) => {
+  const lines = request.body.split("\n").filter((l) => l !== "").length;
+  return lines > max
+    ? problem(413, "TOO_MANY_RECORDS")()
+    : Response.json({ accepted: lines, duplicates: 0, rejected: [] });
+};
+
+Deno.test("HandlerClient.sendBatch splits a batch refused with 413 into halves, the resume point on the last", async () => {
+  await withServer([recordsMax(1)], async (_url, seen, rejected, client) => {
+    const outcome = await client.sendBatch(FOUR_LINES, { fence: FENCE, signal: new AbortController().signal });
+    assert.deepEqual(outcome, { status: "stored", response: { accepted: 4, duplicates: 0, rejected: [] } });
+    assert.deepEqual(
+      seen.map((s) => [s.body, s.headers["ingester-resume-version"] ?? null]),
+      [
+        ["a\nb\nc\nd\n", "99"],
+        ["a\nb\n", null],
+        ["a\n", null],
+        ["b\n", null],
+        ["c\nd\n", "99"],
+        ["c\n", null],
+        ["d\n", "99"],
+      ],
+    );
+    assert.deepEqual(rejected, {});
+  });
+});
+
+Deno.test("HandlerClient.sendBatch splits a gzipped batch refused with 413 by decompressing it", async () => {
+  await withServer([recordsMax(2)], async (_url, seen, rejected, client) => {
+    const batch = { body: await gzipLines(FOUR_LINES.lines), records: 4, resumeVersion: "99" };
+    const outcome = await client.sendBatch(batch, { fence: FENCE, signal: new AbortController().signal });
+    assert.deepEqual(outcome, { status: "stored", response: { accepted: 4, duplicates: 0, rejected: [] } });
+    assert.deepEqual(
+      seen.map((s) => [s.body, s.headers["ingester-resume-version"] ?? null]),
+      [["a\nb\nc\nd\n", "99"], ["a\nb\n", null], ["c\nd\n", "99"]],
+    );
+    assert.deepEqual(rejected, {});
+  });
+});
+
+Deno.test("HandlerClient.sendBatch drops a single record refused with 413 and reports it with its code", async () => {
+  const tooLarge = (request: Seen) =>
+    request.body.includes("c") ? problem(413, "BODY_TOO_LARGE")() : recordsMax(2)(request);
+  await withServer([tooLarge], async (_url, seen, rejected, client) => {
+    const outcome = await client.sendBatch(FOUR_LINES, { fence: FENCE, signal: new AbortController().signal });
+    assert.deepEqual(outcome, {
+      status: "stored",
+      response: {
+        accepted: 3,
+        duplicates: 0,
+        rejected: [{
+          line: 3,
+          code: "BODY_TOO_LARGE",
+          message: "Cannot store the record: the handler refused it alone with 413 BODY_TOO_LARGE",
+        }],
+      },
+    });
+    assert.deepEqual(seen.map((s) => s.body), ["a\nb\nc\nd\n", "a\nb\n", "c\nd\n", "c\n", "d\n"]);
+    assert.deepEqual(rejected, { BODY_TOO_LARGE: 1 });
+  });
+});
+
+Deno.test("HandlerClient.sendBatch keeps a batch refused with 401/403, re-reads the token and retries it", async () => {
+  const tokens = ["old", "old", "new"];
+  const reads: boolean[] = [];
+  const retries: string[] = [];
+  const readToken: TokenReader = (options = {}) => {
+    reads.push(options.isForced === true);
+    return Promise.resolve(tokens[Math.min(reads.length - 1, tokens.length - 1)]!);
+  };
+  await withServer(
+    [problem(401, "INVALID_TOKEN"), problem(403, "FORBIDDEN_CLUSTER"), ok],
+    async (_url, seen, rejected, client) => {
+      const outcome = await client.sendBatch(BATCH, { fence: FENCE, signal: new AbortController().signal });
+      assert.equal(outcome.status, "stored");
+      assert.deepEqual(seen.map((s) => s.headers["authorization"]), ["Bearer old", "Bearer old", "Bearer new"]);
+      assert.deepEqual(new Set(seen.map((s) => s.body)).size, 1);
+      assert.deepEqual(reads, [false, true, true]);
+      assert.deepEqual(retries, ["401", "403"]);
+      assert.deepEqual(rejected, {});
+      assert.equal(client.authRefusal, undefined);
+    },
+    { readToken, retries },
+  );
+});
+
+Deno.test("HandlerClient.authRefusal names the refusal while the handler refuses the token", async () => {
+  await withServer([problem(401, "INVALID_TOKEN")], async (_url, seen, rejected, client) => {
+    const controller = new AbortController();
+    const sending = client.sendBatch(BATCH, { fence: FENCE, signal: controller.signal });
+    while (seen.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(client.authRefusal, "401 INVALID_TOKEN");
+    controller.abort(new Error("shutdown"));
+    await assert.rejects(sending, { message: "shutdown" });
+    assert.deepEqual(rejected, {});
   });
 });
 

@@ -32,3 +32,20 @@ Deno.test("createTokenReader refuses an empty token file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("createTokenReader re-reads the file when forced, even when its modification time is unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/token`;
+  try {
+    await Deno.writeTextFile(file, "first\n");
+    const { mtime } = await Deno.stat(file);
+    const read = createTokenReader({ file });
+    assert.equal(await read(), "first");
+    await Deno.writeTextFile(file, "second\n");
+    await Deno.utime(file, mtime!, mtime!);
+    assert.equal(await read(), "first");
+    assert.equal(await read({ isForced: true }), "second");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
