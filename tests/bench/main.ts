@@ -1,11 +1,15 @@
 /**
  * `deno task bench`: prints one JSON object per line.
  *
- * `handler_ingest` (issue 2 section 7): realistic events (about 1 KB of Kubernetes JSON each) sent over HTTP as gzip
+ * `handler_ingest`: realistic events (about 1 KB of Kubernetes JSON each) sent over HTTP as gzip
  * NDJSON in batches to the real handler (`handler/main.ts` in a child process, so its peak RSS is its own), into
  * the partitioned table with notifications on; then, on the same rows and database, a plain COPY into an identical
  * table without conflict handling or trigger (`copy_limit`) and the Go events-ingester's method, multi-row INSERT of
  * 100 rows per statement on one connection with a per-row NOTIFY trigger (`krateo_strategy`).
+ *
+ * `relay_e2e`: a simulated cluster holding the same number of live events; a relay (the `relay` task's command)
+ * cold-starts, lists and sends them all through a real handler into PostgreSQL (tests/bench/relay_e2e.ts), compared
+ * with the one-sender `handler_ingest` rate of the same run. BENCH_SKIP_RELAY=1 leaves it out.
  *
  * `notify_strategy`: the same rows written in the same batches into tables that differ only in how the per-row
  * notification is produced and whether rows go through staging or straight in by COPY (tests/bench/notify_strategy.ts).
@@ -29,6 +33,7 @@ import { measureCopyLimit, measureKrateo } from "./baselines.ts";
 import { measureNotifyStrategies } from "./notify_strategy.ts";
 import { loadFixtureEvents, makeBenchRecords, toBenchRows } from "./bench_events.ts";
 import { startHandlerProcess } from "./handler_process.ts";
+import { measureRelayE2e } from "./relay_e2e.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 100_000);
 const BATCH_RECORDS = Number(Deno.env.get("BENCH_BATCH_RECORDS") ?? 5_000);
@@ -184,6 +189,7 @@ async function main(): Promise<void> {
       copyLimit: number;
       krateo: { eventsPerS: number; stored: number };
     } | undefined;
+    let oneSenderEventsPerS: number | undefined;
     for (const senders of SENDERS) {
       const records = toRecords(senders);
       const clusters = Array.from({ length: senders }, (_, i) => `bench-${i}`);
@@ -199,6 +205,7 @@ async function main(): Promise<void> {
         };
       }
       const { rows, days, copyLimit, krateo } = baselines;
+      if (senders === 1) oneSenderEventsPerS = handler.eventsPerS;
       const eventBytes = records.reduce((sum, record) => sum + JSON.stringify(record.event).length, 0);
       const rawBytes = rows.reduce((sum, row) => sum + row.raw.length, 0);
       console.log(JSON.stringify({
@@ -234,6 +241,11 @@ async function main(): Promise<void> {
       console.log(
         JSON.stringify({ bench: "notify_strategy", events: rows.length, batch_records: BATCH_RECORDS, ...strategies }),
       );
+    }
+    if (Deno.env.get("BENCH_SKIP_RELAY") !== "1") {
+      await settle(sql);
+      const relay = await measureRelayE2e({ databaseUrl: url, events: EVENTS, handlerEventsPerS: oneSenderEventsPerS });
+      console.log(JSON.stringify(relay));
     }
   } finally {
     await sql.end({ timeout: 5 });

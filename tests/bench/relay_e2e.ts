@@ -1,5 +1,5 @@
 /**
- * Benchmark line `relay_e2e` (issue 3 section 4): the simulator holds `events` live events; a relay (relay/main.ts in
+ * Benchmark line `relay_e2e`: the simulator holds `events` live events; a relay (relay/main.ts in
  * a child process, run with the relay's own V8 flags, so its RSS is its own) cold-starts, lists and sends them all
  * through the real handler (also a child process) into PostgreSQL. Reports `events_per_s` end to end,
  * `ratio_vs_handler` against the `handler_ingest` rate (given by the caller, else measured in the same run by posting

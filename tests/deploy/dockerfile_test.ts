@@ -29,7 +29,13 @@ const EXPECTED = {
   },
   relay: {
     port: RELAY_DEFAULTS.healthPort,
-    flags: ["--allow-net", "--allow-env", "--allow-read=/var/run/secrets", "--allow-sys=hostname"],
+    flags: [
+      "--v8-flags=--max-old-space-size=64,--max-semi-space-size=2",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=/var/run/secrets",
+      "--allow-sys=hostname",
+    ],
   },
 } as const;
 
