@@ -1,5 +1,5 @@
 /**
- * Per-cluster state beside the events, in the handler's own tables: the writer fence (DESIGN rule 3.5), the resume
+ * Per-cluster state beside the events, in the handler's own tables: the writer fence, the resume
  * point (rule 3.4) and gap records. Every function runs inside the caller's transaction.
  */
 import type { CheckpointResponse, Fence } from "../shared/protocol.ts";

@@ -1,6 +1,6 @@
 /**
- * The handler's configuration, read from environment variables (names compatible with the existing service,
- * DESIGN section 2). The only handler file that reads the environment; tests pass a plain object.
+ * The handler's configuration, read from environment variables (names compatible with the existing service).
+ * The only handler file that reads the environment; tests pass a plain object.
  */
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import type { LogFields } from "../shared/log.ts";

@@ -1,6 +1,6 @@
 /**
  * Encoding of event rows for PostgreSQL `COPY ... FROM STDIN` in text format. Every value is escaped here, so no
- * request content ever reaches SQL text (DESIGN section 4, "Security").
+ * request content ever reaches SQL text.
  */
 import type { EventRow } from "../shared/event_row.ts";
 

@@ -14,7 +14,7 @@ export const MIGRATIONS_TABLE = "ingester_schema_migrations";
 export const CHECKPOINTS_TABLE = "ingester_checkpoints";
 export const FENCES_TABLE = "ingester_fences";
 export const GAPS_TABLE = "ingester_gaps";
-/** Channel every inserted `k8s_events` row is announced on (DESIGN section 2). */
+/** Channel every inserted `k8s_events` row is announced on. */
 export const NOTIFY_CHANNEL = "events";
 const NOTIFY_FUNCTION = "ingester_notify_events";
 
@@ -24,7 +24,7 @@ export interface Migration {
   apply(runner: SqlRunner, context: { schema: string; logger: Logger }): Promise<void>;
 }
 
-/** Columns of `k8s_events` in DESIGN section 2, with the type each gets when we create or add it. */
+/** Columns of `k8s_events`, with the type each gets when we create or add it. */
 export const EVENT_COLUMNS: readonly { name: string; type: string; isRequired: boolean }[] = [
   { name: "created_at", type: "timestamptz", isRequired: true },
   { name: "event_id", type: "uuid default gen_random_uuid()", isRequired: true },

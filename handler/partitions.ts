@@ -1,5 +1,5 @@
 /**
- * Daily partitions of `k8s_events` (DESIGN section 2): one per UTC day, named `k8s_events_YYYY_MM_DD`, each with a
+ * Daily partitions of `k8s_events`: one per UTC day, named `k8s_events_YYYY_MM_DD`, each with a
  * unique index on (global_uid, resource_version). Created on demand for any day a batch needs, dropped whole by
  * retention.
  */

@@ -33,7 +33,7 @@ export interface BatchResult {
   gapsInserted: number;
 }
 
-/** The batch came from a writer older than the newest one seen for its cluster (DESIGN rule 3.5). */
+/** The batch came from a writer older than the newest one seen for its cluster. */
 export class FencedError extends Error {
   override name = "FencedError";
   constructor(message: string, readonly newest: Fence, options?: ErrorOptions) {

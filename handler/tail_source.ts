@@ -19,7 +19,7 @@ export interface PostgresTailSourceOptions {
   applicationName?: string;
 }
 
-/** The LISTEN channel the handler notifies on, one notification per inserted row (DESIGN section 2). */
+/** The LISTEN channel the handler notifies on, one notification per inserted row. */
 export const EVENTS_CHANNEL = "events";
 
 interface RawRow {

@@ -1,6 +1,6 @@
 /**
  * A FIFO queue bounded in bytes. A producer that would overfill it waits until the consumer has drained enough,
- * which is how the relay stops reading the watch when the handler falls behind (DESIGN rule 3.6).
+ * which is how the relay stops reading the watch when the handler falls behind.
  */
 
 interface Slot<T> {

@@ -2,7 +2,7 @@
  * The leader's watch loop: resume from the handler's checkpoint, or list (paged) and watch from the list's
  * version; reconnect with jittered backoff after every failure, forever; after 410 Gone relist and queue a gap
  * record. Each event version is queued once; MODIFIED is a new occurrence; DELETED is not sent. Queueing waits
- * while the queue is full, which stops reading the stream (DESIGN rules 3.3, 3.4, 3.6).
+ * while the queue is full, which stops reading the stream.
  */
 import type { ObjectRef } from "../shared/event_view.ts";
 import { describeError, type Logger } from "../shared/log.ts";

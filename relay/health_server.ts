@@ -1,5 +1,5 @@
 /**
- * `/livez` and `/readyz` on the relay's own port (DESIGN rule 3.7).
+ * `/livez` and `/readyz` on the relay's own port.
  */
 
 /** What the probes ask. `reason` says why in the response body (a short text, no payloads). */

@@ -1,5 +1,5 @@
 /**
- * The mapping from an event record to a `k8s_events` row (DESIGN section 2, rule 3.2).
+ * The mapping from an event record to a `k8s_events` row.
  */
 import type { EventRecord } from "./records.ts";
 import { type EventView, toEventInstant } from "./event_view.ts";

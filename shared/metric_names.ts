@@ -2,7 +2,7 @@
  * The metric catalogue both components agree on: OpenTelemetry instrument names, kinds, units, descriptions and
  * label keys. Pure constants; `handler/metrics.ts` and `relay/metrics.ts` create their instruments from these.
  *
- * The first group keeps the names and meanings of the Krateo events-ingester (`events_ingester.*`, DESIGN section 2),
+ * The first group keeps the names and meanings of the Krateo events-ingester (`events_ingester.*`),
  * so existing dashboards and alerts keep working; the second group is new in this design. Names are exposed to
  * Prometheus with dots turned into underscores and `_total` added to counters ({@link toPrometheusName}); an
  * OpenTelemetry Collector with its default Prometheus translation produces the same names, because every name whose

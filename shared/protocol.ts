@@ -1,5 +1,5 @@
 /**
- * The relay-to-handler HTTP contract: paths, headers and response bodies (DESIGN section 4).
+ * The relay-to-handler HTTP contract: paths, headers and response bodies.
  */
 import type { LineError } from "./line_error.ts";
 

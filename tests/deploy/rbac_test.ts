@@ -1,5 +1,5 @@
 /**
- * deploy/ RBAC: no wildcard anywhere, and the relay holds exactly what it needs (DESIGN section 4).
+ * deploy/ RBAC: no wildcard anywhere, and the relay holds exactly what it needs.
  */
 import assert from "node:assert/strict";
 import { findObject, KUBECTL, type KubeObject, listKustomizations, renderKustomization } from "./render.ts";

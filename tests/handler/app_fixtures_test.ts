@@ -13,7 +13,7 @@ function firstText(...values: unknown[]): string | undefined {
   return values.find((v): v is string => typeof v === "string" && v !== "");
 }
 
-/** The row each fixture must produce, worked out from the Kubernetes object directly (DESIGN section 2, rule 3.2). */
+/** The row each fixture must produce, worked out from the Kubernetes object directly. */
 function expectedRow(event: Json): Json {
   const metadata = event.metadata as Json;
   const object = (event.involvedObject ?? event.regarding) as Json;

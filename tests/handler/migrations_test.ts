@@ -34,7 +34,7 @@ Deno.test("PostgresStore.migrate from six replicas at once applies each version 
   });
 });
 
-Deno.test("PostgresStore.migrate creates k8s_events with the columns of DESIGN section 2, range partitioned by day", async () => {
+Deno.test("PostgresStore.migrate creates k8s_events with the columns of range partitioned by day", async () => {
   await withTestSchema(async (schema, sql) => {
     const store = openStore(schema);
     try {
