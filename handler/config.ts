@@ -4,7 +4,7 @@
  */
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import type { LogFields } from "../shared/log.ts";
-import { EnvReader } from "./env_reader.ts";
+import { EnvReader } from "../shared/env_reader.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./token_hashes.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */

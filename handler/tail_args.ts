@@ -1,7 +1,7 @@
 /**
  * Command-line arguments of `deno task tail`. Pure: takes the argument list, returns options or throws.
  */
-import { parseDurationS } from "./duration.ts";
+import { parseDurationS } from "../shared/duration.ts";
 import type { TailFilter } from "./tail_filter.ts";
 
 export interface TailArgs {

@@ -2,6 +2,7 @@
  * The relay's configuration, read from environment variables. The only relay file that reads the environment;
  * tests pass a plain object.
  */
+import { EnvReader } from "../shared/env_reader.ts";
 import { DEFAULT_LIMITS } from "../shared/limits.ts";
 import type { LogFields } from "../shared/log.ts";
 import { isClusterName } from "../shared/record_parser.ts";
@@ -163,65 +164,6 @@ function readKubeConnection(env: Env, problems: string[]): KubeConnection {
   if (home) return { mode: "kubeconfig", path: `${home}/.kube/config` };
   problems.push("KUBECONFIG: is unset, HOME is unset and this is not a pod (KUBERNETES_SERVICE_HOST is unset)");
   return { mode: "kubeconfig", path: "" };
-}
-
-const GO_DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
-const UNIT_S: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
-
-/** Reads one variable at a time, records a problem for each bad value and returns the default in its place. */
-class EnvReader {
-  constructor(private readonly env: Env, private readonly problems: string[]) {}
-
-  raw(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === "" ? undefined : value;
-  }
-
-  number(name: string, fallback: number, bounds: { min?: number; max?: number }): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
-    return this.#check(name, value, n, bounds, "a number") ?? fallback;
-  }
-
-  integer(name: string, fallback: number, bounds: { min?: number; max?: number }): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    return this.#check(name, value, Number.isSafeInteger(n) ? n : NaN, bounds, "a whole number") ?? fallback;
-  }
-
-  /** A Go duration (`30s`, `1m30s`, `500ms`) or plain seconds; returns seconds. */
-  duration(name: string, fallbackS: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallbackS;
-    if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
-    if (!GO_DURATION.test(value)) {
-      this.problems.push(`${name}: "${value.slice(0, 40)}" is not a duration like "30s", "2m" or plain seconds`);
-      return fallbackS;
-    }
-    let seconds = 0;
-    for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) seconds += Number(match[1]) * UNIT_S[match[2]!]!;
-    return seconds;
-  }
-
-  boolean(name: string, fallback: boolean): boolean {
-    const value = this.raw(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if (["1", "true", "yes", "on"].includes(value)) return true;
-    if (["0", "false", "no", "off"].includes(value)) return false;
-    this.problems.push(`${name}: "${value.slice(0, 20)}" is not a boolean (true, false, 1, 0, yes, no, on, off)`);
-    return fallback;
-  }
-
-  #check(name: string, value: string, n: number, bounds: { min?: number; max?: number }, what: string) {
-    const { min = 0, max = Number.MAX_SAFE_INTEGER } = bounds;
-    if (Number.isNaN(n) || n < min || n > max) {
-      this.problems.push(`${name}: "${value.slice(0, 40)}" is not ${what} from ${min} to ${max}`);
-      return undefined;
-    }
-    return n;
-  }
 }
 
 /** The configuration as log fields, without the token. */

@@ -9,7 +9,7 @@ import {
   redactDatabaseUrl,
   toLoggableConfig,
 } from "../../handler/config.ts";
-import { parseDurationS } from "../../handler/duration.ts";
+import { parseDurationS } from "../../shared/duration.ts";
 
 const HASH_A = "a".repeat(64);
 const HASH_B = "B".repeat(64);

@@ -10,7 +10,7 @@ type Env = Record<string, string | undefined>;
 export class EnvReader {
   constructor(private readonly env: Env, private readonly problems: string[]) {}
 
-  private raw(name: string): string | undefined {
+  raw(name: string): string | undefined {
     const value = this.env[name]?.trim();
     return value === undefined || value === "" ? undefined : value;
   }
