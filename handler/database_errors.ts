@@ -23,6 +23,21 @@ const TRANSIENT_CLIENT_CODES = new Set([
   "CONNECTION_DESTROYED",
 ]);
 
+/**
+ * A statement was not sent because its connection's socket had closed (the database restarted, the backend was
+ * terminated, the network dropped), or a transaction could not start because the store is closing. Its `code`
+ * (CONNECTION_CLOSED or CONNECTION_ENDED) is one of the transient client codes above, so the batch is answered 503
+ * and retried.
+ */
+export class ConnectionClosedError extends Error {
+  override name = "ConnectionClosedError";
+  readonly code: "CONNECTION_CLOSED" | "CONNECTION_ENDED";
+  constructor(message: string, options: ErrorOptions & { code?: "CONNECTION_CLOSED" | "CONNECTION_ENDED" } = {}) {
+    super(message, options);
+    this.code = options.code ?? "CONNECTION_CLOSED";
+  }
+}
+
 function codeOf(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
   const code = (error as { code: unknown }).code;

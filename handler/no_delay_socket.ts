@@ -1,7 +1,7 @@
 /**
  * The TCP socket the PostgreSQL client connects through, with TCP_NODELAY set: without it a transaction that ends
  * with COPY stalls about 40 ms per commit (Nagle's algorithm against the server's delayed ACK), which cuts batched
- * COPY from about 38k to 14k rows/s (DESIGN section 5).
+ * COPY from about 38k to 14k rows/s.
  */
 import { connect, type Socket } from "node:net";
 

@@ -1,30 +1,34 @@
 /**
- * The PostgreSQL store: the only file that imports postgres.js. It adapts the client to our own session types
- * (`SqlRunner`, `WriteSession`) and wires the parts: connections through a TCP_NODELAY socket (`no_delay_socket.ts`),
- * batches through the write path (`batch_writer.ts`: direct COPY or staging, streamed or whole), readiness
+ * The PostgreSQL store: the only file that imports postgres.js. It adapts the client to our own connection type
+ * (`WriteConnection`, one postgres.js client per connection, each on its own TCP_NODELAY socket from
+ * `no_delay_socket.ts`) and wires the parts: transactions through the pool (`connection_pool.ts`), batches through
+ * the write path (`batch_writer.ts`: direct COPY or staging, streamed or whole), readiness
  * (`database_readiness.ts`), migrations and retention. Database failures that say "try again later" become
  * StoreUnavailableError here, and only here.
  */
 import postgres from "postgres";
+import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
 import type { Logger } from "../shared/log.ts";
 import type { CheckpointResponse } from "../shared/protocol.ts";
 import { type BatchResult, type BatchWrite, FencedError, type Store, StoreUnavailableError } from "./store.ts";
 import { createBatchWriter } from "./batch_writer.ts";
 import { isDatabaseReady, waitUntilDatabaseReachable } from "./database_readiness.ts";
+import { createConnectionPool } from "./connection_pool.ts";
 import { createNoDelaySocket, type SocketTarget } from "./no_delay_socket.ts";
 import { dropPartitionsBefore, parsePartitionDay } from "./partitions.ts";
 import { applyMigrations } from "./migrations.ts";
 import type { SqlRunner, SqlValue } from "./sql_runner.ts";
 import { readCheckpoint as readClusterCheckpoint } from "./cluster_state.ts";
-import { isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
-import type { WriteDatabase, WriteSession } from "./write_session.ts";
+import { ConnectionClosedError, isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
+import type { WriteConnection } from "./write_session.ts";
 
 export interface PostgresStoreOptions {
   /** postgres:// URL (built by the config loader from DATABASE_URL or DB_*). */
   url: string;
   /** Schema of all tables; default "public". */
   schema?: string;
-  /** Connections in the pool. */
+  /** Write connections, so transactions at once; READ_CONNECTIONS_MAX more serve reads and readiness. */
   poolMax: number;
   /** Whole days of events kept; 0 disables dropping old partitions. */
   retentionDays: number;
@@ -48,49 +52,167 @@ export interface PostgresStore extends Store {
  */
 export const POOL_CLOSE_TIMEOUT_S = 3;
 
-type Sql = postgres.Sql;
-type Transaction = postgres.TransactionSql;
+/** Seconds a connection serves before it is retired when idle: 30 to 60 minutes, spread as postgres.js does. */
+const CONNECTION_LIFETIME_S_MIN = 30 * 60;
 
-function toRunner(sql: Sql | Transaction): SqlRunner {
-  return {
-    query: async <T extends Record<string, unknown>>(text: string, params: readonly SqlValue[] = []) =>
-      await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as T[],
-  };
+/** Connections of the pool for reads outside transactions (checkpoints, readiness), beside the write pool. */
+export const READ_CONNECTIONS_MAX = 2;
+
+/**
+ * The parts of a postgres.js query this adapter relies on beyond its type declarations: the function that hands the
+ * query to a connection (it runs one microtask after `execute()`, and synchronously writes the query's bytes when
+ * the connection is idle), and the query's own `reject`.
+ */
+interface QueryInternals {
+  handler: ((query: QueryInternals) => void) & { debug?: unknown };
+  reject(error: Error): void;
 }
 
-/** A transaction (or savepoint) as the write path sees it. Each method sends its statement when called. */
-function toWriteSession(tx: Transaction): WriteSession {
-  return {
-    ...toRunner(tx),
-    execute: async (text) => (await tx.unsafe(text)).count,
-    copyFrom: (text) => tx.unsafe(text).writable(),
-    // postgres.js's savepoint scope rolls back to the savepoint on failure and keeps the error out of `tx`.
-    savepoint: async <T>(body: (session: WriteSession) => Promise<T>) =>
-      await tx.savepoint((savepoint) => body(toWriteSession(savepoint))) as T,
-  };
+/** What a PostgresConnection is opened with. */
+export interface PostgresConnectionOptions {
+  /** postgres:// URL. */
+  url: string;
+  /** Seconds to wait for the connection to open. */
+  connectTimeoutS: number;
+  /** Clock for its lifetime; Date.now when omitted. */
+  now?: () => number;
 }
 
 /**
- * Builds the store. No I/O happens until a method is used; connections open on demand, up to `poolMax`.
+ * One postgres.js client with `max: 1` and a socket of its own (`createNoDelaySocket`), so this object knows exactly
+ * when that connection's socket closed. postgres.js 3.4.9 crashes the process (TypeError on a null socket in its
+ * `nextWrite`, porsager/postgres#1208) when a statement is handed to a connection whose socket has closed, and a
+ * connection that hit it never reconnects. So each statement is checked here, synchronously in the call that hands
+ * it to the connection, and refused with ConnectionClosedError once the socket closed; the client is never given a
+ * second socket, so nothing queued inside it can run on a fresh connection outside its transaction. The pool
+ * replaces a closed connection with a new client.
+ */
+class PostgresConnection implements WriteConnection {
+  readonly expiresAtMs: number;
+  readonly #sql: postgres.Sql;
+  #socket: Socket | undefined;
+  #hasOpenedSocket = false;
+  #closedError: ConnectionClosedError | undefined;
+  #rejectClosed: (error: Error) => void = () => {};
+  /** Rejects when the socket closes. */
+  readonly #closed = new Promise<never>((_, reject) => this.#rejectClosed = reject);
+  /**
+   * Rejects a macrotask after `#closed`; raced with every statement, so none waits on a dead connection, while a
+   * statement the client fails itself at the close keeps its own, more precise error (ECONNREFUSED, 57P01, ...).
+   */
+  readonly #closedLate = this.#closed.catch((error: Error) =>
+    new Promise<never>((_, reject) => setTimeout(() => reject(error), 0))
+  );
+
+  constructor(options: PostgresConnectionOptions) {
+    this.#closedLate.catch(() => {}); // Observed through the statements it is raced with; a close with none is normal.
+    this.expiresAtMs = (options.now ?? Date.now)() + CONNECTION_LIFETIME_S_MIN * (1 + Math.random()) * 1000;
+    // `socket` is a documented postgres.js option its type declarations lack, hence the separate object.
+    const clientOptions = {
+      max: 1,
+      connect_timeout: options.connectTimeoutS,
+      // Lifetimes are the pool's: postgres.js would end the connection between two statements of a transaction.
+      max_lifetime: null,
+      // NOTICEs here are only "relation already exists, skipping" from idempotent DDL.
+      onnotice: () => {},
+      onclose: () => void this.#markClosed("the connection closed"),
+      socket: (target: SocketTarget) => this.#openSocket(target),
+      connection: { application_name: "events-ingester" },
+    };
+    this.#sql = postgres(options.url, clientOptions);
+  }
+
+  get isOpen(): boolean {
+    return this.#closedError === undefined && this.#socket?.destroyed !== true;
+  }
+
+  #openSocket(target: SocketTarget): Socket {
+    if (this.#hasOpenedSocket) {
+      // postgres.js reconnects to run statements queued behind a closed one; they belong to a dead transaction.
+      throw this.#markClosed("its socket closed, and a connection is never reopened");
+    }
+    this.#hasOpenedSocket = true;
+    try {
+      this.#socket = createNoDelaySocket(target);
+    } catch (error) {
+      // Statements waiting on this connection fail with the reason itself (NotCapable: a permission is missing).
+      this.#markClosed("its socket could not be opened", error as Error);
+      throw error;
+    }
+    // Registered before postgres.js's own listener, so the flag is set before the client drops the socket.
+    this.#socket.once("close", () => this.#markClosed("its socket closed"));
+    return this.#socket;
+  }
+
+  #markClosed(reason: string, failure?: Error): ConnectionClosedError {
+    if (this.#closedError === undefined) {
+      this.#closedError = new ConnectionClosedError(`Cannot send the statement: ${reason}`, { cause: failure });
+      this.#rejectClosed(failure ?? this.#closedError);
+    }
+    return this.#closedError;
+  }
+
+  /** Hands `query` to the client only if the socket is still open at that very moment; settles on a close. */
+  #send<T>(query: object, start: () => Promise<T>): Promise<T> {
+    const internals = query as unknown as QueryInternals;
+    const handOver = internals.handler;
+    internals.handler = Object.assign((pending: QueryInternals) => {
+      if (this.isOpen) handOver(pending);
+      else pending.reject(this.#markClosed("its socket closed"));
+    }, { debug: handOver.debug });
+    const started = start();
+    started.catch(() => {}); // Raced below; a rejection after a close already settled the race is expected.
+    return Promise.race([started, this.#closedLate]);
+  }
+
+  async query<T extends Record<string, unknown>>(text: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    const query = this.#sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+    return await this.#send(query, async () => await query) as unknown as T[];
+  }
+
+  async execute(text: string): Promise<number> {
+    const query = this.#sql.unsafe(text);
+    return (await this.#send(query, async () => await query)).count;
+  }
+
+  copyFrom(text: string): Promise<Writable> {
+    const query = this.#sql.unsafe(text);
+    return this.#send(query, () => query.writable());
+  }
+
+  async close(options: { timeoutS: number }): Promise<void> {
+    await this.#sql.end({ timeout: this.isOpen ? options.timeoutS : 0 });
+  }
+}
+
+/** Creates one database connection for the pool (see PostgresConnection); no I/O until its first statement. */
+export function createPostgresConnection(options: PostgresConnectionOptions): WriteConnection {
+  return new PostgresConnection(options);
+}
+
+/**
+ * Builds the store. No I/O happens until a method is used; connections open on demand, up to `poolMax` for
+ * transactions and READ_CONNECTIONS_MAX for reads. A connection whose socket closed is replaced on the next use.
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
   const schema = options.schema ?? "public";
   const logger = options.logger.with({ component: "store" });
-  // `socket` is a documented postgres.js option its type declarations lack, hence the separate object.
-  const clientOptions = {
-    max: options.poolMax,
-    connect_timeout: options.connectTimeoutS,
-    // NOTICEs here are only "relation already exists, skipping" from idempotent DDL.
-    onnotice: () => {},
-    socket: (target: SocketTarget) => createNoDelaySocket(target),
-    connection: { application_name: "events-ingester" },
-  };
-  const sql: Sql = postgres(options.url, clientOptions);
-  const database: WriteDatabase = {
-    begin: async <T>(body: (session: WriteSession) => Promise<T>) =>
-      await sql.begin((tx) => body(toWriteSession(tx))) as T,
-  };
-  const writer = createBatchWriter({ database, schema, logger });
+  const connect = () => createPostgresConnection({ url: options.url, connectTimeoutS: options.connectTimeoutS });
+  const pool = createConnectionPool({
+    connect,
+    connectionsMax: options.poolMax,
+    closeTimeoutS: POOL_CLOSE_TIMEOUT_S,
+    logger,
+  });
+  // Reads have connections of their own, so readiness answers while every write connection is busy.
+  const readPool = createConnectionPool({
+    connect,
+    connectionsMax: READ_CONNECTIONS_MAX,
+    closeTimeoutS: POOL_CLOSE_TIMEOUT_S,
+    logger,
+  });
+  const reader: SqlRunner = { query: (text, params) => readPool.query(text, params) };
+  const writer = createBatchWriter({ database: pool, schema, logger });
 
   function unavailable(what: string, error: unknown): StoreUnavailableError {
     const code = toDatabaseErrorCode(error) ?? "UNKNOWN";
@@ -109,7 +231,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   async function readCheckpoint(cluster: string): Promise<CheckpointResponse> {
     try {
-      return await readClusterCheckpoint(toRunner(sql), { schema, cluster });
+      return await readClusterCheckpoint(reader, { schema, cluster });
     } catch (error) {
       if (isTransientDatabaseError(error)) throw unavailable(`read checkpoint of cluster ${cluster}`, error);
       throw error;
@@ -118,7 +240,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   async function migrate(): Promise<void> {
     try {
-      const applied = await sql.begin((tx) => applyMigrations(toRunner(tx), { schema, logger }));
+      const applied = await pool.begin((session) => applyMigrations(session, { schema, logger }));
       logger.info("schema ready", { schema, applied: applied.join(",") });
     } catch (error) {
       if (isTransientDatabaseError(error)) throw unavailable("migrate the schema", error);
@@ -129,8 +251,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   async function dropExpiredPartitions(now: Date): Promise<string[]> {
     if (options.retentionDays <= 0) return [];
     try {
-      const dropped = await sql.begin((tx) =>
-        dropPartitionsBefore(toRunner(tx), { schema, now, retentionDays: options.retentionDays })
+      const dropped = await pool.begin((session) =>
+        dropPartitionsBefore(session, { schema, now, retentionDays: options.retentionDays })
       );
       writer.partitions.forget(dropped.map((name) => parsePartitionDay(name) ?? ""));
       if (dropped.length > 0) logger.info("dropped expired partitions", { count: dropped.length });
@@ -144,10 +266,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return {
     writeBatch,
     readCheckpoint,
-    isReady: () => isDatabaseReady(toRunner(sql), { schema, timeoutS: options.connectTimeoutS, logger }),
-    waitUntilReachable: (waitOptions) => waitUntilDatabaseReachable(toRunner(sql), { ...waitOptions, logger }),
+    isReady: () => isDatabaseReady(reader, { schema, timeoutS: options.connectTimeoutS, logger }),
+    waitUntilReachable: (waitOptions) => waitUntilDatabaseReachable(reader, { ...waitOptions, logger }),
     migrate,
     dropExpiredPartitions,
-    close: () => sql.end({ timeout: POOL_CLOSE_TIMEOUT_S }),
+    close: async () => {
+      await Promise.all([pool.close(), readPool.close()]);
+    },
   };
 }
