@@ -17,25 +17,15 @@ export interface MinifiedObject extends ObjectRef {
   enrichmentError?: string;
 }
 
+/** The identity fields of the view, which the minified event keeps under `metadata` as core/v1 does. */
+type IdentityField = "uid" | "resourceVersion" | "name" | "namespace" | "creationTimestamp";
+
 /** A core/v1-shaped Event without managedFields, empty fields or noise. Absent fields were not set. */
-export interface MinifiedEvent {
+export interface MinifiedEvent extends Omit<EventView, IdentityField | "involvedObject"> {
   apiVersion: "v1";
   kind: "Event";
-  metadata: { name?: string; namespace?: string; uid: string; resourceVersion: string; creationTimestamp?: string };
+  metadata: Pick<EventView, IdentityField>;
   involvedObject: MinifiedObject;
-  reason?: string;
-  message?: string;
-  type?: string;
-  action?: string;
-  count?: number;
-  series?: Record<string, unknown>;
-  eventTime?: string;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
-  reportingComponent?: string;
-  reportingInstance?: string;
-  source?: Record<string, unknown>;
-  related?: ObjectRef;
 }
 
 /**
