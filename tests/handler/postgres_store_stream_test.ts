@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { withTestSchema } from "../support/database.ts";
 import { FencedError } from "../../handler/store.ts";
 import type { PostgresStore } from "../../handler/postgres_store.ts";
 import type { EventRow } from "../../shared/event_row.ts";
 import type { GapRecord } from "../../shared/records.ts";
-import { listenForCluster, makeRow, openStore, uniqueCluster } from "./store_support.ts";
+import { listenForCluster, makeRow, uniqueCluster, withStore as withMigratedStore } from "./store_support.ts";
 
-async function withStore(fn: (store: PostgresStore, sql: postgres.Sql, schema: string) => Promise<void>) {
-  await withTestSchema(async (schema, sql) => {
-    const store = openStore(schema);
-    try {
-      await store.migrate();
-      await fn(store, sql, schema);
-    } finally {
-      await store.close();
-    }
-  });
+function withStore(fn: (store: PostgresStore, sql: postgres.Sql, schema: string) => Promise<void>): Promise<void> {
+  return withMigratedStore("created by the store", fn);
 }
 
 /** An async iterable of the chunks; `failAfter` throws that error once that many chunks were handed out. */

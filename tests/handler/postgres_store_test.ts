@@ -1,30 +1,20 @@
 import assert from "node:assert/strict";
-import type postgres from "postgres";
 import { withTestSchema } from "../support/database.ts";
 import { findFreePort } from "../../handler/embedded_database.ts";
 import { FencedError, StoreUnavailableError } from "../../handler/store.ts";
 import type { PostgresStore } from "../../handler/postgres_store.ts";
 import type { GapRecord } from "../../shared/records.ts";
-import { applyKrateoSchema, listenForCluster, makeRow, openStore, uniqueCluster } from "./store_support.ts";
+import {
+  applyKrateoSchema,
+  listenForCluster,
+  makeRow,
+  openStore,
+  type SchemaPath,
+  uniqueCluster,
+  withStore,
+} from "./store_support.ts";
 
-type SchemaPath = "created by the store" | "existing Krateo schema";
 const PATHS: SchemaPath[] = ["created by the store", "existing Krateo schema"];
-
-async function withStore(
-  path: SchemaPath,
-  fn: (store: PostgresStore, sql: postgres.Sql, schema: string) => Promise<void>,
-): Promise<void> {
-  await withTestSchema(async (schema, sql) => {
-    if (path === "existing Krateo schema") await applyKrateoSchema(sql, schema);
-    const store = openStore(schema);
-    try {
-      await store.migrate();
-      await fn(store, sql, schema);
-    } finally {
-      await store.close();
-    }
-  });
-}
 
 function batchOf(
   cluster: string,

@@ -6,7 +6,7 @@ import postgres from "postgres";
 import type { EventRow } from "../../shared/event_row.ts";
 import { createLogger } from "../../shared/log.ts";
 import { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from "../../handler/postgres_store.ts";
-import { testDatabaseUrl } from "../support/database.ts";
+import { testDatabaseUrl, withTestSchema } from "../support/database.ts";
 
 /** A valid row of `cluster`; `n` makes uid and resourceVersion unique. */
 export function makeRow(cluster: string, n: number, overrides: Partial<EventRow> = {}): EventRow {
@@ -100,4 +100,24 @@ export async function listenForCluster(cluster: string): Promise<NotificationLog
     },
     close: () => sql.end({ timeout: 1 }),
   };
+}
+
+/** Where `k8s_events` comes from in a test: created by the store's migrations, or the existing Krateo DDL first. */
+export type SchemaPath = "created by the store" | "existing Krateo schema";
+
+/** Runs `fn` with a migrated store in a fresh schema built along `path`; closes the store and drops the schema. */
+export async function withStore(
+  path: SchemaPath,
+  fn: (store: PostgresStore, sql: postgres.Sql, schema: string) => Promise<void>,
+): Promise<void> {
+  await withTestSchema(async (schema, sql) => {
+    if (path === "existing Krateo schema") await applyKrateoSchema(sql, schema);
+    const store = openStore(schema);
+    try {
+      await store.migrate();
+      await fn(store, sql, schema);
+    } finally {
+      await store.close();
+    }
+  });
 }

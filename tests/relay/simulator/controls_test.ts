@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { ApiException, CoreV1Api } from "@kubernetes/client-node";
 import { Controls } from "../../../relay/simulator/controls.ts";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
-import { recordWatch, toKubeConfig } from "./kube_client_support.ts";
-
-async function withSimulator(fn: (simulator: Simulator) => Promise<void>) {
-  const simulator = await startSimulator();
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
-}
+import { recordWatch, toKubeConfig, withSimulator } from "./kube_client_support.ts";
 
 Deno.test("injectErrors answers the next matching requests with the status, then the real answer", async () => {
   await withSimulator(async (simulator) => {

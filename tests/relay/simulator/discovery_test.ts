@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import { ApisApi, CoordinationV1Api, CoreApi, CoreV1Api, VersionApi } from "@kubernetes/client-node";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
-import { toKubeConfig } from "./kube_client_support.ts";
-
-async function withSimulator(fn: (simulator: Simulator) => Promise<void>) {
-  const simulator = await startSimulator();
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
-}
+import { toKubeConfig, withSimulator } from "./kube_client_support.ts";
 
 Deno.test("VersionApi reads the simulated server version", async () => {
   await withSimulator(async (simulator) => {

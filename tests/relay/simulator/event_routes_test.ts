@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { ApiException, CoreV1Api } from "@kubernetes/client-node";
-import { startSimulator } from "../../../relay/simulator/simulator.ts";
-import { toKubeConfig } from "./kube_client_support.ts";
+import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
+import { toKubeConfig, withSimulator as withSupportSimulator } from "./kube_client_support.ts";
 
 const NOW_MS = Date.parse("2026-03-01T12:00:00Z");
 
-async function withSimulator(
-  fn: (simulator: Awaited<ReturnType<typeof startSimulator>>, api: CoreV1Api) => Promise<void>,
-) {
-  const simulator = await startSimulator({ now: () => NOW_MS });
-  try {
-    await fn(simulator, toKubeConfig(simulator).makeApiClient(CoreV1Api));
-  } finally {
-    await simulator.close();
-  }
+function withSimulator(fn: (simulator: Simulator, api: CoreV1Api) => Promise<void>): Promise<void> {
+  return withSupportSimulator((simulator) => fn(simulator, toKubeConfig(simulator).makeApiClient(CoreV1Api)), {
+    now: () => NOW_MS,
+  });
 }
 
 function createEvents(simulator: Awaited<ReturnType<typeof startSimulator>>, keys: [string, string][]) {

@@ -3,7 +3,20 @@
  * `Watch`.
  */
 import { KubeConfig, Watch } from "@kubernetes/client-node";
-import type { Simulator } from "../../../relay/simulator/simulator.ts";
+import { type Simulator, type SimulatorOptions, startSimulator } from "../../../relay/simulator/simulator.ts";
+
+/** Runs `fn` against a fresh simulator started with `options`, and closes it afterwards. */
+export async function withSimulator(
+  fn: (simulator: Simulator) => Promise<void>,
+  options: SimulatorOptions = {},
+): Promise<void> {
+  const simulator = await startSimulator(options);
+  try {
+    await fn(simulator);
+  } finally {
+    await simulator.close();
+  }
+}
 
 /** A KubeConfig loaded from the simulator's own kubeconfig text. */
 export function toKubeConfig(simulator: Simulator): KubeConfig {

@@ -7,19 +7,14 @@ import {
   CustomObjectsApi,
   type V1Lease,
 } from "@kubernetes/client-node";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
-import { toKubeConfig } from "./kube_client_support.ts";
+import { type Simulator } from "../../../relay/simulator/simulator.ts";
+import { toKubeConfig, withSimulator as withSupportSimulator } from "./kube_client_support.ts";
 
 const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 const COMPOSITION_ID = "0c5a8a4e-9b0e-4c8e-9d55-6f3f2f6a1f00";
 
-async function withSimulator(fn: (simulator: Simulator) => Promise<void>) {
-  const simulator = await startSimulator({ clusterUid: "cluster-uid-1" });
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
+function withSimulator(fn: (simulator: Simulator) => Promise<void>): Promise<void> {
+  return withSupportSimulator(fn, { clusterUid: "cluster-uid-1" });
 }
 
 function expectApiError(status: number, reason: string): (error: unknown) => boolean {

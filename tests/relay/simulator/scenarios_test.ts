@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
-import { recordWatch, toKubeConfig } from "./kube_client_support.ts";
-
-async function withSimulator(fn: (simulator: Simulator) => Promise<void>) {
-  const simulator = await startSimulator();
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
-}
+import { startSimulator } from "../../../relay/simulator/simulator.ts";
+import { recordWatch, toKubeConfig, withSimulator } from "./kube_client_support.ts";
 
 Deno.test("podLifecycle writes 1 + 6 × replicas events about the deployment, replicaset and pods", async () => {
   await withSimulator(async (simulator) => {

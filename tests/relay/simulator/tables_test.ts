@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
+import { withSimulator as withSupportSimulator } from "./kube_client_support.ts";
+import { type Simulator } from "../../../relay/simulator/simulator.ts";
 import { toHumanDuration } from "../../../relay/simulator/tables.ts";
 
 const NOW_MS = Date.parse("2026-03-01T12:00:00Z");
 const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io";
 
-async function withSimulator(fn: (simulator: Simulator) => Promise<void>) {
-  const simulator = await startSimulator({ now: () => NOW_MS });
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
+function withSimulator(fn: (simulator: Simulator) => Promise<void>): Promise<void> {
+  return withSupportSimulator(fn, { now: () => NOW_MS });
 }
 
 function addEvents(simulator: Simulator) {

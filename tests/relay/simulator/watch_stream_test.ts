@@ -3,19 +3,11 @@ import { createWatchStream, INITIAL_EVENTS_END_ANNOTATION } from "../../../relay
 import { Controls } from "../../../relay/simulator/controls.ts";
 import { EventStore } from "../../../relay/simulator/event_store.ts";
 import { RevisionCounter } from "../../../relay/simulator/revision_counter.ts";
-import { type Simulator, startSimulator } from "../../../relay/simulator/simulator.ts";
-import { recordWatch } from "./kube_client_support.ts";
+import { type Simulator, type SimulatorOptions } from "../../../relay/simulator/simulator.ts";
+import { recordWatch, withSimulator as withSupportSimulator } from "./kube_client_support.ts";
 
-async function withSimulator(
-  options: Parameters<typeof startSimulator>[0],
-  fn: (simulator: Simulator) => Promise<void>,
-) {
-  const simulator = await startSimulator(options);
-  try {
-    await fn(simulator);
-  } finally {
-    await simulator.close();
-  }
+function withSimulator(options: SimulatorOptions, fn: (simulator: Simulator) => Promise<void>): Promise<void> {
+  return withSupportSimulator(fn, options);
 }
 
 const podEvent = (simulator: Simulator, namespace: string, name: string) =>
