@@ -12,7 +12,7 @@ import type { ByteQueue } from "./byte_queue.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "./kube_api.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { type QueueItem, SMALL_ITEM_BYTES, toUtf8Length } from "./queue_item.ts";
-import { RecentSet } from "./recent_set.ts";
+import { RecentSet, toVersionKey } from "./recent_set.ts";
 
 export interface EventWatcherOptions {
   kube: Pick<KubeApi, "listEvents" | "watchEvents">;
@@ -56,7 +56,7 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
 
   async function pushEvent(object: KubeObject, resumeVersion: string | null): Promise<void> {
     const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-    const key = `${String(metadata.uid)}@${String(metadata.resourceVersion)}`;
+    const key = toVersionKey(String(metadata.uid), String(metadata.resourceVersion));
     const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
     const isWanted = wanted === undefined || (namespace !== undefined && wanted.has(namespace));
     if (isWanted) metrics.eventsReceived.add(1);
