@@ -22,6 +22,7 @@ import type { SqlRunner, SqlValue } from "./sql_runner.ts";
 import { readCheckpoint as readClusterCheckpoint } from "./cluster_state.ts";
 import { ConnectionClosedError, isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
 import type { WriteConnection } from "./write_session.ts";
+import { Tripwire } from "../shared/race.ts";
 
 export interface PostgresStoreOptions {
   /** postgres:// URL (built by the config loader from DATABASE_URL or DB_*). */
@@ -93,19 +94,13 @@ class PostgresConnection implements WriteConnection {
   #socket: Socket | undefined;
   #hasOpenedSocket = false;
   #closedError: ConnectionClosedError | undefined;
-  #rejectClosed: (error: Error) => void = () => {};
-  /** Rejects when the socket closes. */
-  readonly #closed = new Promise<never>((_, reject) => this.#rejectClosed = reject);
   /**
-   * Rejects a macrotask after `#closed`; raced with every statement, so none waits on a dead connection, while a
+   * Trips a macrotask after the socket closed; every statement races it, so none waits on a dead connection, while a
    * statement the client fails itself at the close keeps its own, more precise error (ECONNREFUSED, 57P01, ...).
    */
-  readonly #closedLate = this.#closed.catch((error: Error) =>
-    new Promise<never>((_, reject) => setTimeout(() => reject(error), 0))
-  );
+  readonly #closedLate = new Tripwire();
 
   constructor(options: PostgresConnectionOptions) {
-    this.#closedLate.catch(() => {}); // Observed through the statements it is raced with; a close with none is normal.
     this.expiresAtMs = (options.now ?? Date.now)() + CONNECTION_LIFETIME_S_MIN * (1 + Math.random()) * 1000;
     // `socket` is a documented postgres.js option its type declarations lack, hence the separate object.
     const clientOptions = {
@@ -147,7 +142,8 @@ class PostgresConnection implements WriteConnection {
   #markClosed(reason: string, failure?: Error): ConnectionClosedError {
     if (this.#closedError === undefined) {
       this.#closedError = new ConnectionClosedError(`Cannot send the statement: ${reason}`, { cause: failure });
-      this.#rejectClosed(failure ?? this.#closedError);
+      const closedBy = failure ?? this.#closedError;
+      setTimeout(() => this.#closedLate.trip(closedBy), 0);
     }
     return this.#closedError;
   }
@@ -160,9 +156,7 @@ class PostgresConnection implements WriteConnection {
       if (this.isOpen) handOver(pending);
       else pending.reject(this.#markClosed("its socket closed"));
     }, { debug: handOver.debug });
-    const started = start();
-    started.catch(() => {}); // Raced below; a rejection after a close already settled the race is expected.
-    return Promise.race([started, this.#closedLate]);
+    return this.#closedLate.race(start());
   }
 
   async query<T extends Record<string, unknown>>(text: string, params: readonly SqlValue[] = []): Promise<T[]> {

@@ -7,6 +7,7 @@
  * window covering the pipeline's lag, and skips the ids already printed.
  */
 import { describeError, type Logger } from "../shared/log.ts";
+import { raceSignal, Tripwire } from "../shared/race.ts";
 import { matchesTailFilter, type TailFilter } from "./tail_filter.ts";
 import { parseRowKey, type RowKey, type TailRow } from "./tail_row.ts";
 import { SeenEvents, toCatchUpStart } from "./tail_seen.ts";
@@ -111,11 +112,6 @@ export async function followEvents(options: FollowEventsOptions): Promise<void> 
   let disconnectedAt: Date | null = null;
   let failures = 0;
 
-  const aborted = new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-
   /** Prints `row` unless already printed or filtered out, and remembers it. */
   const emit = (row: TailRow, isPrintable: boolean): boolean => {
     const isPrinted = isPrintable && matchesTailFilter(row, filter);
@@ -164,35 +160,35 @@ export async function followEvents(options: FollowEventsOptions): Promise<void> 
           wake.resolve();
         },
       });
-      const lost = connection.lost;
-      // Raced below wherever the loop waits; this handler only keeps a loss outside those waits from being unhandled.
-      lost.catch(() => {});
+      // Every wait below races the connection's loss (and a read also reports it itself).
+      const lost = new Tripwire();
+      connection.lost.catch((error: unknown) => lost.trip(error));
       const isFirst = disconnectedAt === null;
       const from = isFirst
         ? toCatchUpStart(startedAt, Math.max(catchUpWindowMs, options.sinceMs ?? 0))
         : toCatchUpStart(disconnectedAt!, catchUpWindowMs);
-      const printed = await Promise.race([catchUp(connection, from, isFirst), lost]);
+      const printed = await lost.race(catchUp(connection, from, isFirst));
       isCaughtUp = true;
       failures = 0;
       logger.info("Following events", { caughtUp: printed, isReconnect: !isFirst });
       let prunedAtMs = now().getTime();
       while (!signal.aborted) {
         if (queue.length === 0 && overflowAt === null) {
-          await Promise.race([wake.promise, lost, aborted]);
+          await lost.race(raceSignal(wake.promise, signal));
           wake = Promise.withResolvers<void>();
           continue;
         }
         if (overflowAt !== null) {
           const overflowFrom = toCatchUpStart(overflowAt, catchUpWindowMs);
           overflowAt = null;
-          const caught = await Promise.race([catchUp(connection, overflowFrom, false), lost]);
+          const caught = await lost.race(catchUp(connection, overflowFrom, false));
           logger.warn("Notifications overflowed; caught up by query", { caughtUp: caught, queueEntriesMax });
           continue;
         }
         // A notification proves a commit after LISTEN: its row is printed even when the first catch-up knew it.
         const batch = queue.splice(0, lookupBatchMax).filter((key) => !seen.isPrinted(key.eventId));
         if (batch.length === 0) continue;
-        const rows = await Promise.race([connection.readRowsByKeys(batch), lost]);
+        const rows = await lost.race(connection.readRowsByKeys(batch));
         const byId = new Map(rows.map((row) => [row.eventId, row]));
         for (const key of batch) {
           const row = byId.get(key.eventId);

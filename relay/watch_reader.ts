@@ -3,6 +3,7 @@
  * read so that a consumer that stops asking stops the stream.
  */
 import { type NdjsonLine, NdjsonLineStream } from "../shared/ndjson.ts";
+import { raceSignal } from "../shared/race.ts";
 import { KubeApiError, type KubeObject, type WatchEvent } from "./kube_api.ts";
 
 export interface ReadWatchOptions {
@@ -25,14 +26,6 @@ export async function* readWatchEvents(
 ): AsyncGenerator<WatchEvent> {
   const { signal, idleTimeoutMs } = options;
   const lines = body.pipeThrough(new NdjsonLineStream({ lineBytesMax: options.lineBytesMax })).getReader();
-  // Deno does not always end a streaming response body when its fetch signal aborts (a watch kept delivering
-  // bookmarks after shutdown), so every read also races the signal, and the finally cancels the body.
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined); // observed by the races below; this only keeps an unraced abort from surfacing
   try {
     while (true) {
       let idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -48,7 +41,9 @@ export async function* readWatchEvents(
       });
       let next: ReadableStreamReadResult<NdjsonLine>;
       try {
-        next = await Promise.race([lines.read(), idle, aborted]);
+        // Deno does not always end a streaming response body when its fetch signal aborts (a watch kept delivering
+        // bookmarks after shutdown), so every read also races the signal, and the finally cancels the body.
+        next = await raceSignal(Promise.race([lines.read(), idle]), signal);
       } finally {
         clearTimeout(idleTimer);
       }
