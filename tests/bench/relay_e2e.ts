@@ -19,6 +19,7 @@ import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/protocol.ts";
 import { RECORD_VERSION } from "../../shared/records.ts";
 import { startHandlerProcess } from "./handler_process.ts";
+import { readRelayTaskV8Flags } from "../support/relay_command.ts";
 
 export interface RelayE2eOptions {
   databaseUrl: string;
@@ -41,14 +42,6 @@ const LOG_PATH = Deno.env.get("BENCH_RELAY_LOG");
 /** The relay's V8 flags (those of the `relay` task in deno.json), or BENCH_RELAY_V8_FLAGS ("none": V8's defaults). */
 const V8_FLAGS_TEXT = Deno.env.get("BENCH_RELAY_V8_FLAGS") ?? await readRelayTaskV8Flags();
 const V8_FLAGS = V8_FLAGS_TEXT === "none" || V8_FLAGS_TEXT === "" ? [] : [`--v8-flags=${V8_FLAGS_TEXT}`];
-
-/** The `--v8-flags=` value of deno.json's `relay` task; "none" when it has none. */
-async function readRelayTaskV8Flags(): Promise<string> {
-  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))) as {
-    tasks?: Record<string, string>;
-  };
-  return /--v8-flags=(\S+)/.exec(denoJson.tasks?.relay ?? "")?.[1] ?? "none";
-}
 
 function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
   try {

@@ -9,6 +9,7 @@ import { RELAY_DEFAULTS } from "../../relay/config.ts";
 import { parseDockerfile } from "./dockerfile.ts";
 import { KUBECTL, renderKustomization, REPO_ROOT } from "./render.ts";
 import { findComponent } from "./workloads.ts";
+import { readRelayTaskV8Flags } from "../support/relay_command.ts";
 
 /** The Deno version .ci/run installs. */
 function ciDenoVersion(): string {
@@ -131,4 +132,11 @@ Deno.test("parseDockerfile joins continued lines and reads ENV pairs, USER, EXPO
     ["img:1", { A: "1", B: "2" }, "5:5", [80, 81], ["deno", "run", "x.ts"]],
   );
   assert.throws(() => parseDockerfile("CMD deno run x.ts\n"), SyntaxError);
+});
+
+Deno.test("the relay image runs with the same V8 flags as `deno task relay`, which the memory tests and bench use", async () => {
+  const image = parseDockerfile(Deno.readTextFileSync(`${REPO_ROOT}deploy/relay/Dockerfile`));
+  const flags = await readRelayTaskV8Flags();
+  assert.notEqual(flags, "none");
+  assert.ok(image.command.includes(`--v8-flags=${flags}`), `image command: ${image.command.join(" ")}`);
 });

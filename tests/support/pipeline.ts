@@ -1,6 +1,6 @@
 /**
  * End-to-end test support: a Kubernetes API simulator, the real handler on a real socket over a fresh PostgreSQL
- * schema, and relays (in-process or as `deno run relay/main.ts` child processes) wired to both. The handler sits
+ * schema, and relays (in-process, or child processes run as `deno task relay` runs them) wired to both. The handler sits
  * behind a small front that tests can switch to 503, slow down, or take off the network entirely.
  */
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ import { createRelay, type Relay } from "../../relay/relay.ts";
 import { type Simulator, type SimulatorOptions, startSimulator } from "../../relay/simulator/simulator.ts";
 import { createLogger } from "../../shared/log.ts";
 import { uniqueSchemaName, withTestSchema } from "./database.ts";
+import { relayV8FlagArgs } from "./relay_command.ts";
 import postgres from "postgres";
 
 export const CLUSTER = "e2e-cluster";
@@ -175,6 +176,7 @@ export async function withPipeline(
     );
     const port = server.addr.port;
     const handlerUrl = `http://127.0.0.1:${port}`;
+    const relayV8Flags = await relayV8FlagArgs();
     const inProcess: InProcessRelay[] = [];
     const processes: RelayProcess[] = [];
 
@@ -254,7 +256,7 @@ export async function withPipeline(
       },
       spawnRelay(podName, env = {}) {
         const child = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", new URL("../../relay/main.ts", import.meta.url).pathname],
+          args: ["run", "-A", ...relayV8Flags, new URL("../../relay/main.ts", import.meta.url).pathname],
           env: relayEnv(podName, env),
           clearEnv: true,
           stdin: "null",
