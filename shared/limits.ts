@@ -14,9 +14,9 @@ export const DEFAULT_LIMITS = {
   /** Nesting of arrays and objects within one line. */
   jsonDepthMax: 32,
   /** Relay: records in one batch. */
-  batchRecordsMax: 2_000,
+  batchRecordsMax: 1_000,
   /** Relay: uncompressed NDJSON bytes in one batch. */
-  batchBytesMax: 4 * 1024 * 1024,
+  batchBytesMax: 2 * 1024 * 1024,
   /** Relay: a batch is sent at the latest this long after its first record was queued. */
   flushIntervalMs: 250,
   /** Relay: bytes of events waiting to be sent before the watch is paused. */
