@@ -14,6 +14,8 @@ export interface DecodedBodyOptions {
   bodyBytesMax: number;
   /** Bytes after decoding; over this the stream fails with DECODED_BODY_TOO_LARGE. */
   decodedBodyBytesMax: number;
+  /** Seconds a read may wait for the client's next bytes; past this the stream fails with BODY_READ_TIMEOUT. */
+  bodyIdleTimeoutS: number;
 }
 
 /**
@@ -23,14 +25,15 @@ export interface DecodedBodyOptions {
 const INFLATE_STEP_BYTES = 8 * 1024;
 
 /**
- * Returns the decoded body; an empty body decodes to nothing in either encoding. The stream fails with an HttpError: BODY_TOO_LARGE, DECODED_BODY_TOO_LARGE,
- * INVALID_GZIP (corrupt, truncated or trailing data) or BODY_READ_FAILED (the client went away mid-body).
+ * Returns the decoded body; an empty body decodes to nothing in either encoding. The stream fails with an HttpError:
+ * BODY_TOO_LARGE, DECODED_BODY_TOO_LARGE, INVALID_GZIP (corrupt, truncated or trailing data), BODY_READ_FAILED (the
+ * client went away mid-body) or BODY_READ_TIMEOUT (the client stopped sending without going away).
  */
 export function toDecodedBodyStream(
   body: ReadableStream<Uint8Array> | null,
   options: DecodedBodyOptions,
 ): ReadableStream<Uint8Array> {
-  const source = tagReadErrors(body ?? ReadableStream.from<Uint8Array>([]));
+  const source = tagReadErrors(body ?? ReadableStream.from<Uint8Array>([]), options.bodyIdleTimeoutS);
   const compressed = source.pipeThrough(
     capBytes(options.bodyBytesMax, (total) =>
       new HttpError(
@@ -62,15 +65,19 @@ function capBytes(max: number, toError: (total: number) => HttpError): Transform
 /**
  * Errors of the body itself become BODY_READ_FAILED, told apart from decoding errors. It is a 503, not a 400:
  * either the client went away (it sees a network error and retries) or the server cut the body while stopping,
- * and then the relay must retry the batch rather than drop it as a bad request.
+ * and then the relay must retry the batch rather than drop it as a bad request. A client that keeps the connection
+ * open but stops sending gets BODY_READ_TIMEOUT after `idleTimeoutS`, so it cannot hold a request slot and a
+ * database transaction for ever. Only waits for the client count: while the consumer is busy, nothing is read.
  */
-function tagReadErrors(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+function tagReadErrors(body: ReadableStream<Uint8Array>, idleTimeoutS: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<"idle">((resolve) => timer = setTimeout(() => resolve("idle"), idleTimeoutS * 1000));
+      let result: ReadableStreamReadResult<Uint8Array> | "idle";
       try {
-        result = await reader.read();
+        result = await Promise.race([reader.read(), idle]);
       } catch (error) {
         controller.error(
           new HttpError("BODY_READ_FAILED", "Cannot read the request body: it ended abruptly; nothing was written", {
@@ -78,6 +85,19 @@ function tagReadErrors(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Ar
             headers: { "retry-after": "1" },
           }),
         );
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result === "idle") {
+        controller.error(
+          new HttpError(
+            "BODY_READ_TIMEOUT",
+            `Cannot read the request body: no bytes arrived for ${idleTimeoutS} s (BODY_IDLE_TIMEOUT_S); nothing was written`,
+          ),
+        );
+        // The read in progress ends with the cancel; the client's connection is closed with the response.
+        reader.cancel().catch(() => {});
         return;
       }
       if (result.done) controller.close();

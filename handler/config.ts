@@ -16,6 +16,8 @@ export interface HandlerLimits {
   jsonDepthMax: number;
   /** `POST /v1/events` requests handled at once by this process; more are answered 429 (memory stays bounded). */
   requestsInFlightMax: number;
+  /** Seconds the body may stop arriving before the request is answered 408 BODY_READ_TIMEOUT (a stalled client). */
+  bodyIdleTimeoutS: number;
 }
 
 /** Everything the handler reads from its environment, validated. */
@@ -62,6 +64,7 @@ export const HANDLER_DEFAULTS = {
   shutdownDeadlineS: 25,
   otelExportIntervalS: 60,
   requestsInFlightMax: 8,
+  bodyIdleTimeoutS: 30,
 } as const;
 
 /** True when the environment names a database (DATABASE_URL or DB_HOST); `deno task dev` starts one otherwise. */
@@ -98,6 +101,10 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
       requestsInFlightMax: reader.integer("REQUESTS_IN_FLIGHT_MAX", HANDLER_DEFAULTS.requestsInFlightMax, {
         min: 1,
         max: 10000,
+      }),
+      bodyIdleTimeoutS: reader.number("BODY_IDLE_TIMEOUT_S", HANDLER_DEFAULTS.bodyIdleTimeoutS, {
+        min: 0.01,
+        max: 3600,
       }),
     },
     retentionDays: reader.integer("RETENTION_DAYS", HANDLER_DEFAULTS.retentionDays, { min: 0, max: 36500 }),

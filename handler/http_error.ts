@@ -12,6 +12,7 @@ export const PROBLEM_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   INVALID_HEADER: { status: 400, title: "Invalid request header" },
   INVALID_GZIP: { status: 400, title: "Invalid gzip body" },
+  BODY_READ_TIMEOUT: { status: 408, title: "Request body too slow" },
   FENCED: { status: 409, title: "Writer fenced" },
   BODY_TOO_LARGE: { status: 413, title: "Request body too large" },
   DECODED_BODY_TOO_LARGE: { status: 413, title: "Decoded request body too large" },

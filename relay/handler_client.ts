@@ -273,7 +273,7 @@ export class HandlerClient {
       );
     }
     this.#authRefusal = undefined;
-    if (response.status >= 500 || response.status === 429) {
+    if (response.status >= 500 || response.status === 429 || response.status === 408) {
       const code = await readProblemCode(response);
       const retryAfterS = Number(response.headers.get("retry-after"));
       throw new RetryableError(`Cannot deliver to the handler: ${response.status} ${code}`, String(response.status), {

@@ -3,7 +3,7 @@ import { toDecodedBodyStream } from "../../handler/body_stream.ts";
 import { HttpError } from "../../handler/http_error.ts";
 import { gzip } from "./gzip.ts";
 
-const LIMITS = { bodyBytesMax: 1024 * 1024, decodedBodyBytesMax: 4 * 1024 * 1024 };
+const LIMITS = { bodyBytesMax: 1024 * 1024, decodedBodyBytesMax: 4 * 1024 * 1024, bodyIdleTimeoutS: 30 };
 
 async function failure(stream: ReadableStream<Uint8Array>): Promise<HttpError> {
   try {
@@ -83,4 +83,41 @@ Deno.test("toDecodedBodyStream reports a failing body as BODY_READ_FAILED", asyn
   assert.equal(error.status, 503);
   assert.equal(error.message, "Cannot read the request body: it ended abruptly; nothing was written");
   assert.deepEqual(error.headers, { "retry-after": "1" });
+});
+
+Deno.test("toDecodedBodyStream fails with BODY_READ_TIMEOUT when the client stops sending, and cancels the body", async () => {
+  let cancelled: unknown = "not cancelled";
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("line one\n"));
+      // Nothing more ever arrives, and the stream is not closed: a client that stalls with its connection open.
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const started = performance.now();
+  const error = await failure(toDecodedBodyStream(body, { encoding: "identity", ...LIMITS, bodyIdleTimeoutS: 0.2 }));
+  const waitedMs = performance.now() - started;
+  assert.equal(error.code, "BODY_READ_TIMEOUT");
+  assert.equal(error.status, 408);
+  assert.equal(
+    error.message,
+    "Cannot read the request body: no bytes arrived for 0.2 s (BODY_IDLE_TIMEOUT_S); nothing was written",
+  );
+  assert.ok(waitedMs >= 190 && waitedMs < 5_000, `failed after ${waitedMs} ms`);
+  assert.equal(cancelled, undefined);
+});
+
+Deno.test("toDecodedBodyStream waits only for the client: a slow consumer does not time the body out", async () => {
+  const text = "x".repeat(64 * 1024);
+  const body = ReadableStream.from([new TextEncoder().encode(text), new TextEncoder().encode(text)]);
+  const reader = toDecodedBodyStream(body, { encoding: "identity", ...LIMITS, bodyIdleTimeoutS: 0.05 }).getReader();
+  let bytes = 0;
+  for (let result = await reader.read(); !result.done; result = await reader.read()) {
+    bytes += result.value.byteLength;
+    // The consumer (the database, in the handler) takes four times the idle timeout between reads.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal(bytes, 2 * text.length);
 });

@@ -43,6 +43,7 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
       recordsMax: 10000,
       jsonDepthMax: 32,
       requestsInFlightMax: 8,
+      bodyIdleTimeoutS: 30,
     },
     retentionDays: 30,
     shutdownDeadlineS: 25,
@@ -68,6 +69,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     RECORDS_MAX: "7",
     JSON_DEPTH_MAX: "5",
     REQUESTS_IN_FLIGHT_MAX: "2",
+    BODY_IDLE_TIMEOUT_S: "2.5",
     RETENTION_DAYS: "0",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
@@ -86,6 +88,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     recordsMax: 7,
     jsonDepthMax: 5,
     requestsInFlightMax: 2,
+    bodyIdleTimeoutS: 2.5,
   });
   assert.deepEqual(
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],

@@ -98,13 +98,20 @@ Deno.test("HandlerClient.sendBatch posts gzip NDJSON with the token, fence and r
   });
 });
 
-Deno.test("HandlerClient.sendBatch retries 503, 429 and 500, then succeeds with the same body", async () => {
+Deno.test("HandlerClient.sendBatch retries 503, 429, 408 and 500, then succeeds with the same body", async () => {
   await withServer(
-    [problem(503, "DATABASE_UNAVAILABLE"), problem(429, "TOO_MANY"), problem(500, "INTERNAL"), ok],
-    async (_url, seen, _rejected, client) => {
+    [
+      problem(503, "DATABASE_UNAVAILABLE"),
+      problem(429, "TOO_MANY"),
+      problem(408, "BODY_READ_TIMEOUT"),
+      problem(500, "INTERNAL"),
+      ok,
+    ],
+    async (_url, seen, rejected, client) => {
       const outcome = await client.sendBatch(BATCH, { fence: FENCE, signal: new AbortController().signal });
       assert.equal(outcome.status, "stored");
-      assert.equal(seen.length, 4);
+      assert.deepEqual(rejected, {});
+      assert.equal(seen.length, 5);
       assert.deepEqual(new Set(seen.map((s) => s.body)).size, 1);
     },
   );
