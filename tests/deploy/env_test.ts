@@ -11,6 +11,7 @@ import { loadRelayConfig } from "../../relay/config.ts";
 import { OTLP_ENV_NAMES } from "../../shared/telemetry.ts";
 import { findObject, KUBECTL, type KubeObject, listInstallable, renderKustomization } from "./render.ts";
 import { findComponent, materializeMounts, readData, resolveEnv, resolvePort, type Workload } from "./workloads.ts";
+import { recordReads } from "../support/env_reads.ts";
 
 const ignore = KUBECTL === null;
 
@@ -19,22 +20,6 @@ const EXPORTER_ENV_NAMES = new Set(OTLP_ENV_NAMES);
 
 /** What the kubelet adds to every container's environment (the loaders may read these too). */
 const KUBELET_ENV = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", HOSTNAME: "pod-0" };
-
-/** `env` as a loader sees it, recording every name the loader reads. */
-function recordReads(env: Record<string, string>): { env: Record<string, string | undefined>; names: Set<string> } {
-  const names = new Set<string>();
-  const proxy = new Proxy(env, {
-    get(target, name) {
-      if (typeof name === "string") names.add(name);
-      return Reflect.get(target, name);
-    },
-    has(target, name) {
-      if (typeof name === "string") names.add(name);
-      return Reflect.has(target, name);
-    },
-  });
-  return { env: proxy, names };
-}
 
 /** The component's environment from the render, with mounted Secrets written below `rootDir`. */
 function podEnv(objects: KubeObject[], workload: Workload, rootDir: string) {
