@@ -14,6 +14,15 @@ export function toUtcDay(instant: Date): string {
   return instant.toISOString().slice(0, 10);
 }
 
+/**
+ * The UTC day (`YYYY-MM-DD`) of a row's `createdAt`: RFC 3339 text in UTC, so its first ten characters. The offset
+ * was applied when the event's timestamp was parsed (parseTimestamp), so an event sent at `23:30-02:00` is on the
+ * next day here, as in PostgreSQL.
+ */
+export function toTimestampDay(timestamp: string): string {
+  return timestamp.slice(0, 10);
+}
+
 /** `k8s_events_YYYY_MM_DD` for a `YYYY-MM-DD` day. Throws RangeError for anything else. */
 export function toPartitionName(day: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`Cannot name a partition: "${day}" is not YYYY-MM-DD`);
@@ -26,10 +35,10 @@ export function parsePartitionDay(name: string): string | undefined {
   return match ? `${match[1]}-${match[2]}-${match[3]}` : undefined;
 }
 
-/** The distinct UTC days of the instants, sorted. */
-export function toPartitionDays(instants: Iterable<Date>): string[] {
+/** The distinct UTC days of rows' `createdAt` timestamps (see toTimestampDay), sorted. */
+export function toPartitionDays(timestamps: Iterable<string>): string[] {
   const days = new Set<string>();
-  for (const instant of instants) days.add(toUtcDay(instant));
+  for (const timestamp of timestamps) days.add(toTimestampDay(timestamp));
   return [...days].sort();
 }
 
