@@ -42,11 +42,18 @@ export function toPartitionDays(timestamps: Iterable<string>): string[] {
   return [...days].sort();
 }
 
-/** Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. */
+/**
+ * Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. The day after 9999-12-31 is
+ * written `10000-01-01T00:00:00.000Z`: PostgreSQL reads five-digit years, not JavaScript's `+010000` form.
+ */
 export function toPartitionBounds(day: string): { from: string; to: string } {
   const start = Date.parse(`${day}T00:00:00Z`);
   if (Number.isNaN(start)) throw new RangeError(`Cannot bound a partition: "${day}" is not a date`);
-  return { from: new Date(start).toISOString(), to: new Date(start + DAY_MS).toISOString() };
+  return { from: toBoundText(start), to: toBoundText(start + DAY_MS) };
+}
+
+function toBoundText(ms: number): string {
+  return new Date(ms).toISOString().replace(/^\+0*/, "");
 }
 
 /**

@@ -56,6 +56,14 @@ Deno.test("toPartitionBounds spans one UTC day, upper bound exclusive, across mo
   assert.deepEqual(toPartitionBounds("2028-02-28").to, "2028-02-29T00:00:00.000Z");
 });
 
+Deno.test("toPartitionBounds ends the last storable day at year 10000 in a form PostgreSQL reads", () => {
+  assert.deepEqual(toPartitionBounds("9999-12-31"), {
+    from: "9999-12-31T00:00:00.000Z",
+    to: "10000-01-01T00:00:00.000Z",
+  });
+  assert.deepEqual(toPartitionBounds("0001-01-01").from, "0001-01-01T00:00:00.000Z");
+});
+
 Deno.test("selectExpiredPartitions keeps the days within retentionDays and only daily partitions", () => {
   const names = [
     "k8s_events_2026_11_25",
