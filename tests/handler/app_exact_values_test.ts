@@ -167,3 +167,30 @@ Deno.test("POST /v1/events refuses a number jsonb cannot hold with NUMBER_OUT_OF
     await assertStillServes(h);
   });
 });
+
+Deno.test("POST /v1/events stores lines filled with the largest numbers numeric holds, from requests at once", async () => {
+  await withApp(async (h) => {
+    // Seven numbers of 131,072 digits: about 900 kB, the largest such line under LINE_BYTES_MAX (1 MiB).
+    const largest = (digit: number) => String(digit).repeat(131_072);
+    const lineOf = (version: number) => {
+      const text = numbersLine(version).replace('"x":1.50', `"x":[${[1, 2, 3, 4, 5, 6, 7].map(largest).join(",")}]`);
+      assert.ok(text.length > 900_000 && text.length < 1024 * 1024, String(text.length));
+      return text;
+    };
+    const lines = [1, 2, 3, 4].map(lineOf);
+    const results = await Promise.all(lines.map((line) => post(h.app, ndjson([line, eventRecord()]))));
+    assert.deepEqual(results.map((r) => [r.status, r.body.accepted, r.body.rejected]), Array(4).fill([200, 2, []]));
+    const rows = await h.sql.unsafe(
+      `select resource_version, raw #> '{source,x}' = $1::text::jsonb #> '{event,source,x}' as is_equal,
+              length((raw #> '{source,x,6}')::text) as digits
+         from "${h.schema}".k8s_events where raw ? 'series' order by resource_version`,
+      [lines[0]!],
+    );
+    assert.deepEqual(rows.map((row) => [row.resource_version, row.is_equal, row.digits]), [
+      ["1", true, 131_072],
+      ["2", true, 131_072],
+      ["3", true, 131_072],
+      ["4", true, 131_072],
+    ]);
+  });
+});
