@@ -107,7 +107,8 @@ async function snapshot(sql: postgres.Sql, schema: string, columns: Map<Table, s
   const tables = {} as Record<Table, string[]>;
   for (const table of TABLES) {
     const rows = await sql.unsafe<{ row: string }[]>(
-      `select (select jsonb_object_agg(key, value) from jsonb_each(to_jsonb(t)) where key = any($1::text[]))::text as row
+      `select (select jsonb_object_agg(key, value) from jsonb_each(to_jsonb(t))
+                where key = any($1::text[]))::text as row
          from "${schema}".${table} t`,
       [columns.get(table) ?? []] as never[],
     );
