@@ -10,7 +10,8 @@
  *
  * Prints one JSON object per layout (`bench: "sizing"`): the average size of `raw` as text and as stored, and of a
  * whole row; bytes per event of the partitions' heap, TOAST and each index (summed over the partitions) and in total
- * (pg_total_relation_size); WAL bytes per event (pg_current_wal_lsn before and after, starting after a CHECKPOINT);
+ * (pg_total_relation_size); WAL bytes per event (pg_current_wal_lsn before and after, starting after a CHECKPOINT),
+ * and for 1,000 more events sent right after another CHECKPOINT into the filled partition;
  * the CPU time per event of the handler process and of the whole PostgreSQL server (postmaster and all its processes,
  * from /proc; null for a server on another machine), and their ratio; each partition's figures. Environment:
  * BENCH_DATABASE_URL (else a throwaway embedded PostgreSQL), BENCH_SIZING_EVENTS (events per layout, 40000).
@@ -27,6 +28,8 @@ import { findPostmasterPid, readPostgresCpuMs } from "./postgres_cpu.ts";
 const EVENTS = Number(Deno.env.get("BENCH_SIZING_EVENTS") ?? 40_000);
 /** Records per request: the relay's default batch. */
 const BATCH_RECORDS = 1_000;
+/** Events sent after the others, right after a checkpoint, for the WAL a checkpoint adds. */
+const TAIL_RECORDS = 1_000;
 const CLUSTERS = ["sizing-a", "sizing-b"];
 const LAYOUTS = ["handler", "krateo"] as const;
 type Layout = (typeof LAYOUTS)[number];
@@ -107,6 +110,21 @@ async function checkpoint(sql: Sql): Promise<boolean> {
     console.error(`sizing: CHECKPOINT refused (${(error as Error).message})`);
     return false;
   }
+}
+
+/** The WAL position now, to measure from. */
+async function readWalLsn(sql: Sql): Promise<string> {
+  const [row] = await sql.unsafe<{ lsn: string }[]>("select pg_current_wal_lsn()::text as lsn");
+  return row?.lsn ?? "0/0";
+}
+
+/** WAL bytes written since `lsn`. */
+async function readWalBytesSince(sql: Sql, lsn: string): Promise<number> {
+  const [row] = await sql.unsafe<{ bytes: number }[]>(
+    "select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 as bytes",
+    [lsn],
+  );
+  return row?.bytes ?? 0;
 }
 
 async function prepareSchema(sql: Sql, layout: Layout): Promise<string> {
@@ -196,7 +214,13 @@ async function readIndexSizes(sql: Sql, schema: string): Promise<Record<string, 
 
 const perEvent = (bytes: number, events: number) => Math.round(bytes / events * 10) / 10;
 
-async function measureLayout(url: string, sql: Sql, layout: Layout, records: readonly EventRecord[]) {
+async function measureLayout(
+  url: string,
+  sql: Sql,
+  layout: Layout,
+  batches: { records: readonly EventRecord[]; tail: readonly EventRecord[] },
+) {
+  const { records, tail } = batches;
   const schema = await prepareSchema(sql, layout);
   const tokens = CLUSTERS.map(() => crypto.randomUUID());
   const hashes = await Promise.all(tokens.map(sha256Hex));
@@ -210,7 +234,7 @@ async function measureLayout(url: string, sql: Sql, layout: Layout, records: rea
   const postmasterPid = await findPostmasterPid(sql);
   try {
     const isCheckpointed = await checkpoint(sql);
-    const [walBefore] = await sql.unsafe<{ lsn: string }[]>("select pg_current_wal_lsn()::text as lsn");
+    const walBefore = await readWalLsn(sql);
     const handlerCpuBeforeMs = await handler.cpuMs();
     const postgresCpuBeforeMs = postmasterPid === undefined ? undefined : readPostgresCpuMs(postmasterPid);
     const started = performance.now();
@@ -218,11 +242,16 @@ async function measureLayout(url: string, sql: Sql, layout: Layout, records: rea
     const ms = performance.now() - started;
     const handlerCpuMs = await handler.cpuMs() - handlerCpuBeforeMs;
     const postgresCpuAfterMs = postmasterPid === undefined ? undefined : readPostgresCpuMs(postmasterPid);
-    const [wal] = await sql.unsafe<{ bytes: number }[]>(
-      "select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 as bytes",
-      [walBefore?.lsn ?? "0/0"],
-    );
-    if (accepted !== records.length) throw new Error(`Cannot size ${layout}: ${accepted} of ${records.length} stored`);
+    const walBytes = await readWalBytesSince(sql, walBefore);
+    // One more batch right after a checkpoint, into the filled partition: every index page it touches is written
+    // whole to the WAL again (a full-page image), as happens after each checkpoint in service.
+    await checkpoint(sql);
+    const walTailBefore = await readWalLsn(sql);
+    const tailAccepted = await sendAll(handler.baseUrl, tokens, tail);
+    const walTailBytes = await readWalBytesSince(sql, walTailBefore);
+    if (accepted !== records.length || tailAccepted !== tail.length) {
+      throw new Error(`Cannot size ${layout}: ${accepted + tailAccepted} of ${records.length + tail.length} stored`);
+    }
     const partitions = await readPartitionSizes(sql, schema);
     const indexes = await readIndexSizes(sql, schema);
     const [raw] = await sql.unsafe<{ text: number; stored: number; row: number }[]>(
@@ -253,8 +282,9 @@ async function measureLayout(url: string, sql: Sql, layout: Layout, records: rea
       ),
       maps_bytes_per_event: perEvent(sum("maps"), events),
       total_bytes_per_event: perEvent(sum("total"), events),
-      wal_bytes_per_event: perEvent(wal?.bytes ?? 0, events),
-      wal_after_checkpoint: isCheckpointed,
+      wal_bytes_per_event: perEvent(walBytes, records.length),
+      wal_bytes_per_event_after_checkpoint: perEvent(walTailBytes, tail.length),
+      wal_from_checkpoint: isCheckpointed,
       handler_cpu_us_per_event: Math.round(handlerCpuUs),
       postgres_cpu_us_per_event: postgresCpuUs === null ? null : Math.round(postgresCpuUs),
       handler_replicas_per_database_core: postgresCpuUs === null
@@ -292,11 +322,15 @@ async function main(): Promise<void> {
     );
     const fixtures = await loadFixtures();
     const perCluster = Math.floor(EVENTS / CLUSTERS.length);
+    const tailPerCluster = TAIL_RECORDS / CLUSTERS.length;
     for (const layout of LAYOUTS) {
       const records = CLUSTERS.flatMap((cluster, i) =>
         makeSizingRecords(fixtures, { cluster, count: perCluster, offset: i * perCluster })
       );
-      console.log(JSON.stringify({ ...await measureLayout(url, sql, layout, records), postgres: settings }));
+      const tail = CLUSTERS.flatMap((cluster, i) =>
+        makeSizingRecords(fixtures, { cluster, count: tailPerCluster, offset: EVENTS + i * tailPerCluster })
+      );
+      console.log(JSON.stringify({ ...await measureLayout(url, sql, layout, { records, tail }), postgres: settings }));
     }
   } finally {
     await sql.end({ timeout: 5 });
