@@ -10,9 +10,10 @@
  * on a fresh schema of TEST_DATABASE_URL (else of a throwaway embedded PostgreSQL), inside one transaction that is
  * rolled back, and records every statement it sends. The fixture holds the statements that change the schema, in
  * order, parameters written as literals and the schema qualifier removed (the test sets `search_path`); the
- * read-only queries (`select ...`) are left out. The release's code finds a module at `handler/migrations.ts` and
- * `handler/partitions.ts` (the layout up to commit 8398547); a later release names its own paths with
- * FREEZE_MIGRATIONS_PATH and FREEZE_PARTITIONS_PATH.
+ * read-only queries (`select ...`) are left out. The release's modules are `handler/migrations.ts` and
+ * `handler/partitions.ts` (the layout up to commit 8398547); for a later release name its own paths after the
+ * revision, as in `freeze_release_schema.ts <revision> handler/store/schema/migrations.ts
+ * handler/store/schema/partitions.ts`.
  */
 import postgres from "postgres";
 import { pathToFileURL } from "node:url";
@@ -83,13 +84,9 @@ interface ReleaseModules {
   ensurePartition(runner: unknown, options: { schema: string; day: string }): Promise<boolean>;
 }
 
-async function importRelease(dir: string): Promise<ReleaseModules> {
-  const migrations = await import(
-    pathToFileURL(`${dir}/${Deno.env.get("FREEZE_MIGRATIONS_PATH") ?? "handler/migrations.ts"}`).href
-  );
-  const partitions = await import(
-    pathToFileURL(`${dir}/${Deno.env.get("FREEZE_PARTITIONS_PATH") ?? "handler/partitions.ts"}`).href
-  );
+async function importRelease(dir: string, paths: { migrations: string; partitions: string }): Promise<ReleaseModules> {
+  const migrations = await import(pathToFileURL(`${dir}/${paths.migrations}`).href);
+  const partitions = await import(pathToFileURL(`${dir}/${paths.partitions}`).href);
   return {
     applyMigrations: migrations.applyMigrations,
     latestVersion: migrations.LATEST_MIGRATION_VERSION,
@@ -135,13 +132,13 @@ function toFixtureText(revision: string, version: number, days: readonly string[
 }
 
 async function main(): Promise<void> {
-  const revision = Deno.args[0];
+  const [revision, migrationsPath = "handler/migrations.ts", partitionsPath = "handler/partitions.ts"] = Deno.args;
   if (!revision) throw new Error("Cannot freeze a schema: name a git revision (freeze_release_schema.ts <revision>)");
   const dir = await Deno.makeTempDir({ prefix: "events-ingester-release-" });
   let stop = async () => {};
   try {
     await extractRelease(revision, dir);
-    const release = await importRelease(dir);
+    const release = await importRelease(dir, { migrations: migrationsPath, partitions: partitionsPath });
     let url = Deno.env.get("TEST_DATABASE_URL");
     if (!url) {
       const dataDir = await Deno.makeTempDir({ prefix: "events-ingester-freeze-pg-" });
