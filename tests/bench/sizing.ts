@@ -1,29 +1,36 @@
 /**
  * `deno task bench:sizing`: what a stored event costs the database, measured on the real fixture events
- * (tests/fixtures/core_v1.ndjson and events_v1.ndjson, 54 events from real clusters). Each is stored many times, each
- * copy with its own uid and resourceVersion, its timestamps moved to one day (a day's partition, as in service), and
- * the enrichment a relay attaches to a pod's event (four labels, a ReplicaSet and Deployment owner chain, a
- * composition id on every third), through the real write path: the handler process (`handler/main.ts`, as `deno task
- * bench` starts it) receiving gzip NDJSON batches of 1,000 records from two clusters at once. Done twice: into the
- * table the handler creates (`handler`) and into the existing Krateo layout (`krateo`:
+ * (tests/fixtures/*.ndjson, 54 events from real clusters), each stored many times with its own uid and resourceVersion,
+ * on one day, with a pod's enrichment (sizing_records.ts), through the real write path: the handler process
+ * (`handler/main.ts`, as `deno task bench` starts it) receiving gzip NDJSON batches of 1,000 records from two clusters
+ * at once. Done twice: into the table the handler creates (`handler`) and into the existing Krateo layout (`krateo`:
  * tests/fixtures/krateo_schema.sql, per-row NOTIFY trigger and an index on composition_id).
  *
  * Prints one JSON object per layout (`bench: "sizing"`): the average size of `raw` as text and as stored, and of a
  * whole row; bytes per event of the partitions' heap, TOAST and each index (summed over the partitions) and in total
  * (pg_total_relation_size); WAL bytes per event (pg_current_wal_lsn before and after, starting after a CHECKPOINT),
- * and for 1,000 more events sent right after another CHECKPOINT into the filled partition;
- * the CPU time per event of the handler process and of the whole PostgreSQL server (postmaster and all its processes,
- * from /proc; null for a server on another machine), and their ratio; each partition's figures. Environment:
- * BENCH_DATABASE_URL (else a throwaway embedded PostgreSQL), BENCH_SIZING_EVENTS (events per layout, 40000).
+ * and for 1,000 more events sent right after another CHECKPOINT into the filled partition; the CPU time per event of
+ * the handler process and of the whole PostgreSQL server (postmaster and all its processes, from /proc; null for a
+ * server on another machine), and their ratio; each partition's figures. Environment: BENCH_DATABASE_URL (else a
+ * throwaway embedded PostgreSQL), BENCH_SIZING_EVENTS (events per layout, 40000).
  */
 import { gzipSync } from "node:zlib";
 import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import { encodeNdjson } from "../../shared/contract/ndjson.ts";
 import { EVENTS_PATH, type IngestResponse, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
-import { type EventRecord, RECORD_VERSION } from "../../shared/contract/records.ts";
+import type { EventRecord } from "../../shared/contract/records.ts";
 import { openSql, type Sql } from "./bench_database.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { findPostmasterPid, readPostgresCpuMs } from "./postgres_cpu.ts";
+import {
+  checkpoint,
+  type PartitionSize,
+  readIndexSizes,
+  readPartitionSizes,
+  readWalBytesSince,
+  readWalLsn,
+} from "./relation_sizes.ts";
+import { loadFixtureEvents, makeSizingRecords } from "./sizing_records.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SIZING_EVENTS") ?? 40_000);
 /** Records per request: the relay's default batch. */
@@ -34,97 +41,9 @@ const CLUSTERS = ["sizing-a", "sizing-b"];
 const LAYOUTS = ["handler", "krateo"] as const;
 type Layout = (typeof LAYOUTS)[number];
 
-type Json = Record<string, unknown>;
-
-/** The UTC day every stored copy is moved to. */
-const DAY = "2026-12-01";
-const DATE_IN_TIMESTAMP = /"\d{4}-\d{2}-\d{2}T/g;
-
-async function loadFixtures(): Promise<Json[]> {
-  const events: Json[] = [];
-  for (const name of ["core_v1.ndjson", "events_v1.ndjson"]) {
-    const text = await Deno.readTextFile(new URL(`../fixtures/${name}`, import.meta.url));
-    for (const line of text.split("\n").filter((line) => line.trim() !== "")) {
-      const event = JSON.parse(line) as Json;
-      // The relay strips managedFields before sending.
-      delete (event.metadata as Json).managedFields;
-      events.push(event);
-    }
-  }
-  return events;
-}
-
-/** `count` copies of the fixture events for `cluster`, cycling through them; see the file comment. */
-export function makeSizingRecords(
-  fixtures: readonly Json[],
-  options: { cluster: string; count: number; offset: number },
-): EventRecord[] {
-  return Array.from({ length: options.count }, (_, i) => {
-    const n = options.offset + i;
-    // All on one day, as a day's partition fills in service: same times of day, same text lengths.
-    const event = JSON.parse(JSON.stringify(fixtures[n % fixtures.length]).replace(DATE_IN_TIMESTAMP, `"${DAY}T`));
-    const metadata = event.metadata as Json;
-    metadata.uid = crypto.randomUUID();
-    metadata.resourceVersion = String(20_000_000 + n);
-    const name = String((event.involvedObject as Json | undefined)?.name ?? "object");
-    return {
-      v: RECORD_VERSION,
-      kind: "event",
-      cluster: options.cluster,
-      observedAt: "2026-12-01T00:00:00Z",
-      event,
-      enrichment: {
-        labels: {
-          "app.kubernetes.io/name": name.slice(0, 40),
-          "app.kubernetes.io/instance": `${name.slice(0, 30)}-${n % 17}`,
-          "app.kubernetes.io/part-of": "platform",
-          "pod-template-hash": "7f9c6d5b8",
-        },
-        owners: [
-          {
-            apiVersion: "apps/v1",
-            kind: "ReplicaSet",
-            name: `${name.slice(0, 40)}-7f9c6d5b8`,
-            uid: crypto.randomUUID(),
-          },
-          { apiVersion: "apps/v1", kind: "Deployment", name: name.slice(0, 40), uid: crypto.randomUUID() },
-        ],
-        compositionId: n % 3 === 0 ? crypto.randomUUID() : null,
-      },
-    };
-  });
-}
-
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Flushes earlier WAL so each layout's WAL starts after a checkpoint (full-page images included as in service). */
-async function checkpoint(sql: Sql): Promise<boolean> {
-  try {
-    await sql.unsafe("checkpoint");
-    return true;
-  } catch (error) {
-    // Needs a superuser or pg_checkpoint; the WAL figure is then taken mid-cycle, which the output says.
-    console.error(`sizing: CHECKPOINT refused (${(error as Error).message})`);
-    return false;
-  }
-}
-
-/** The WAL position now, to measure from. */
-async function readWalLsn(sql: Sql): Promise<string> {
-  const [row] = await sql.unsafe<{ lsn: string }[]>("select pg_current_wal_lsn()::text as lsn");
-  return row?.lsn ?? "0/0";
-}
-
-/** WAL bytes written since `lsn`. */
-async function readWalBytesSince(sql: Sql, lsn: string): Promise<number> {
-  const [row] = await sql.unsafe<{ bytes: number }[]>(
-    "select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8 as bytes",
-    [lsn],
-  );
-  return row?.bytes ?? 0;
 }
 
 async function prepareSchema(sql: Sql, layout: Layout): Promise<string> {
@@ -165,51 +84,6 @@ async function sendAll(baseUrl: string, tokens: readonly string[], records: read
     }
   }));
   return accepted;
-}
-
-interface PartitionSize {
-  name: string;
-  rows: number;
-  heap: number;
-  maps: number;
-  toast: number;
-  indexes: number;
-  total: number;
-}
-
-async function readPartitionSizes(sql: Sql, schema: string): Promise<PartitionSize[]> {
-  const rows = await sql.unsafe<PartitionSize[]>(
-    `select c.relname as name,
-            pg_relation_size(c.oid)::float8 as heap,
-            (pg_relation_size(c.oid, 'fsm') + pg_relation_size(c.oid, 'vm'))::float8 as maps,
-            coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)::float8 as toast,
-            pg_indexes_size(c.oid)::float8 as indexes,
-            pg_total_relation_size(c.oid)::float8 as total,
-            0 as rows
-       from pg_inherits i join pg_class c on c.oid = i.inhrelid
-      where i.inhparent = to_regclass($1)
-      order by 1`,
-    [`${schema}.k8s_events`],
-  );
-  const counts = await sql.unsafe<{ name: string; rows: number }[]>(
-    `select tableoid::regclass::text as name, count(*)::int as rows from ${schema}.k8s_events group by 1`,
-  );
-  const byName = new Map(counts.map((row) => [row.name.replace(`${schema}.`, ""), row.rows]));
-  return rows.map((row) => ({ ...row, rows: byName.get(row.name) ?? 0 }));
-}
-
-/** Index bytes summed over the partitions, by definition (`unique btree (global_uid, resource_version)`). */
-async function readIndexSizes(sql: Sql, schema: string): Promise<Record<string, number>> {
-  const rows = await sql.unsafe<{ definition: string; bytes: number }[]>(
-    `select case when x.indisunique then 'unique ' else '' end ||
-              regexp_replace(pg_get_indexdef(x.indexrelid), '^.* USING ', '') as definition,
-            sum(pg_relation_size(x.indexrelid))::float8 as bytes
-       from pg_inherits i join pg_index x on x.indrelid = i.inhrelid
-      where i.inhparent = to_regclass($1)
-      group by 1 order by 1`,
-    [`${schema}.k8s_events`],
-  );
-  return Object.fromEntries(rows.map((row) => [row.definition, row.bytes]));
 }
 
 const perEvent = (bytes: number, events: number) => Math.round(bytes / events * 10) / 10;
@@ -320,7 +194,7 @@ async function main(): Promise<void> {
               current_setting('full_page_writes') as full_page_writes,
               current_setting('wal_compression') as wal_compression`,
     );
-    const fixtures = await loadFixtures();
+    const fixtures = await loadFixtureEvents();
     const perCluster = Math.floor(EVENTS / CLUSTERS.length);
     const tailPerCluster = TAIL_RECORDS / CLUSTERS.length;
     for (const layout of LAYOUTS) {
