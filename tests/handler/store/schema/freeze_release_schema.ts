@@ -18,7 +18,7 @@
 import postgres from "postgres";
 import { pathToFileURL } from "node:url";
 import { startEmbeddedDatabase } from "../../../../handler/dev/embedded_database.ts";
-import { toUtcDay } from "../../../../handler/store/schema/partitions.ts";
+import { toTimestampDay } from "../../../../handler/store/schema/partitions.ts";
 import { fixtureEventRows } from "./fixture_rows.ts";
 
 const ROOT = new URL("../../../../", import.meta.url).pathname;
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
       url = database.url;
       stop = () => database.stop();
     }
-    const days = [...new Set((await fixtureEventRows("frozen")).map((row) => toUtcDay(row.createdAt)))].sort();
+    const days = [...new Set((await fixtureEventRows("frozen")).map((row) => toTimestampDay(row.createdAt)))].sort();
     const recorded = await recordRelease(url, release, days);
     const statements = recorded.filter((s) => isSchemaChange(s.text)).map((s) => toFrozenStatement(s, FREEZE_SCHEMA));
     const path = `${ROOT}tests/fixtures/schema_v${release.latestVersion}.sql`;

@@ -50,7 +50,7 @@ async function insertReleaseRows(sql: postgres.Sql, schema: string, rows: readon
       `insert into "${schema}".k8s_events (${COPY_COLUMNS.join(", ")})
        values ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid, $13::jsonb, $14)`,
       [
-        row.createdAt.toISOString(),
+        row.createdAt,
         row.clusterName,
         row.uid,
         row.globalUid,
