@@ -183,7 +183,9 @@ Deno.test("README files link only to files that exist and headings that exist", 
     }
     if (!exists) broken.push(`${link.path}:${link.line} ${link.target}: no file ${target}`);
     else if (anchor !== undefined && !anchorsByPath.get(file === "" ? link.path : target)?.has(anchor)) {
-      broken.push(`${link.path}:${link.line} ${link.target}: no heading #${anchor} in ${file || link.path}`);
+      broken.push(
+        `${link.path}:${link.line} ${link.target}: no heading #${anchor} in ${file === "" ? link.path : target}`,
+      );
     }
   }
   assert.deepEqual(broken, []);
