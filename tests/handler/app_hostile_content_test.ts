@@ -233,7 +233,7 @@ function checkAnswer(answer: Sent, lines: number, where: string): IngestResponse
   return result;
 }
 
-const ROUNDS = 16;
+const ROUNDS = 12;
 const BATCHES_PER_ROUND = 4;
 const LINES_PER_BATCH = 30;
 

@@ -273,3 +273,26 @@ Deno.test("PostgresStore.writeBatch rethrows insufficient privilege (42501) as i
     assert.equal((await store.readCheckpoint(cluster)).resumeVersion, null);
   });
 });
+
+for (const path of PATHS) {
+  Deno.test(`PostgresStore.writeBatch stores events dated at the ends of the calendar, 0001-01-01 and 9999-12-31 (${path})`, async () => {
+    await withStore(path, async (store, sql, schema) => {
+      const cluster = uniqueCluster();
+      const rows = [
+        makeRow(cluster, 1, { createdAt: new Date("0001-01-01T00:00:00.000Z") }),
+        makeRow(cluster, 2, { createdAt: new Date("9999-12-31T00:00:00.000Z") }),
+        makeRow(cluster, 3, { createdAt: new Date("9999-12-31T23:59:59.999Z") }),
+      ];
+      assert.deepEqual(await store.writeBatch(batchOf(cluster, rows)), { inserted: 3, duplicates: 0, gapsInserted: 0 });
+      const placed = await sql.unsafe(
+        `select c.relname as partition, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') as at
+           from "${schema}".k8s_events e join pg_class c on c.oid = e.tableoid order by e.created_at`,
+      );
+      assert.deepEqual(placed.map((row) => [row.partition, row.at]), [
+        ["k8s_events_0001_01_01", "0001-01-01 00:00:00.000"],
+        ["k8s_events_9999_12_31", "9999-12-31 00:00:00.000"],
+        ["k8s_events_9999_12_31", "9999-12-31 23:59:59.999"],
+      ]);
+    });
+  });
+}
