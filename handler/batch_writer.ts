@@ -60,7 +60,7 @@ function isRowStream(
  * row is refused with it (its first occurrence was not stored, so it is no duplicate); the other repeats and the
  * rows neither inserted nor refused (stored already) are duplicates.
  */
-export function toBatchResult(written: Written, unique: number, repeated: readonly EventRow[]): BatchResult {
+function toBatchResult(written: Written, unique: number, repeated: readonly EventRow[]): BatchResult {
   const { inserted, gapsInserted } = written;
   const refused = [...written.refused, ...toRefusedRepeats(written.refused, repeated)];
   const duplicates = repeated.length + unique - inserted - refused.length;
@@ -193,10 +193,10 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
       try {
         const written = await database.begin(async (session) => {
           await checkBatchFence(session, batch);
-          const rows = await directCopy.tryWrite(session, { cluster: batch.cluster, rows: first, feed })
+          const stored = await directCopy.tryWrite(session, { cluster: batch.cluster, rows: first, feed })
             ? { inserted: feed.rows.length, refused: [] }
             : await insertIsolating(session, batch, { rows: feed.rows.slice(), feed });
-          return { ...rows, gapsInserted: await finishBatch(session, batch) };
+          return { ...stored, gapsInserted: await finishBatch(session, batch) };
         });
         return toBatchResult(written, feed.rows.length, feed.repeated);
       } catch (error) {
