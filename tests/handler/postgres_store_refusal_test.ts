@@ -216,6 +216,44 @@ for (const [code, name] of NOT_ABOUT_CONTENT) {
   });
 }
 
+Deno.test("PostgresStore.writeBatch answers a connection lost while it isolates refused rows with StoreUnavailableError", async () => {
+  await withStore("created by the store", async (store, sql, schema) => {
+    await addRefusingRules(sql, schema);
+    // A row that makes its insert sleep: reached only once the refused row before it was left out of a part.
+    await sql.unsafe(
+      `create function "${schema}".sleep_on_slow() returns trigger language plpgsql as $fn$
+       begin
+         if new.message = 'slow' then perform pg_sleep(30); end if;
+         return new;
+       end
+       $fn$`,
+    );
+    await sql.unsafe(
+      `create trigger sleep_on_slow before insert on "${schema}".k8s_events
+         for each row execute function "${schema}".sleep_on_slow()`,
+    );
+    const cluster = uniqueCluster();
+    const rows = Array.from({ length: 16 }, (_, i) => makeRow(cluster, i));
+    rows[0] = makeRow(cluster, 0, { reason: "Forbidden" });
+    rows[12] = makeRow(cluster, 12, { message: "slow" });
+    const writing = store.writeBatch(batchOf(cluster, rows, { resumeVersion: "5" }));
+    const deadline = Date.now() + 20_000;
+    let terminated = false;
+    while (!terminated && Date.now() < deadline) {
+      const [row] = await sql.unsafe(
+        `select pg_terminate_backend(pid) as done from pg_stat_activity
+          where application_name = 'events-ingester' and wait_event = 'PgSleep' and query like 'insert into%'`,
+      );
+      terminated = row?.done === true;
+      if (!terminated) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(terminated, "no part of the isolation reached the sleeping row");
+    await assert.rejects(writing, StoreUnavailableError);
+    assert.deepEqual(await storedVersions(sql, schema, cluster), []);
+    assert.equal((await store.readCheckpoint(cluster)).resumeVersion, null);
+  });
+});
+
 Deno.test("PostgresStore.writeBatch answers a lock timeout with StoreUnavailableError, storing nothing", async () => {
   await withStore("created by the store", async (store, sql, schema) => {
     const cluster = uniqueCluster();
