@@ -108,6 +108,33 @@ for (const path of PATHS) {
   }
 }
 
+Deno.test("PostgresStore.writeBatch isolates a refused row of a stream whose later chunk needs a new partition", async () => {
+  await withStore("created by the store", async (store, sql, schema) => {
+    await addRefusingRules(sql, schema);
+    const cluster = uniqueCluster();
+    const rows = Array.from({ length: 8 }, (_, i) => makeRow(cluster, i));
+    // Refused by the column type already while staged, in the first chunk; the last chunk falls on a day not seen.
+    rows[1] = makeRow(cluster, 1, { resourceName: "n".repeat(64) });
+    rows[7] = makeRow(cluster, 7, { createdAt: new Date("2026-12-24T18:00:00Z") });
+    const result = await store.writeBatch(batchOf(cluster, chunksOf(rows, 2), { resumeVersion: "8" }));
+    assert.deepEqual({ ...result, refused: refusedAt(rows, result.refused) }, {
+      inserted: 7,
+      duplicates: 0,
+      gapsInserted: 0,
+      refused: [[1, "SQLSTATE 22001 string_data_right_truncation"]],
+    });
+    const placed = await sql.unsafe(
+      `select c.relname as partition, count(*)::int as n from "${schema}".k8s_events e
+         join pg_class c on c.oid = e.tableoid group by 1 order by 1`,
+    );
+    assert.deepEqual(placed.map((row) => [row.partition, row.n]), [
+      ["k8s_events_2026_11_20", 6],
+      ["k8s_events_2026_12_24", 1],
+    ]);
+    assert.equal((await store.readCheckpoint(cluster)).resumeVersion, "8");
+  });
+});
+
 Deno.test("PostgresStore.writeBatch refuses the repeats of a refused row with it and counts the other repeats as duplicates", async () => {
   await withStore("existing Krateo schema", async (store, sql, schema) => {
     await addRefusingRules(sql, schema);
