@@ -16,6 +16,7 @@ export const LINE_ERROR_CODES = [
   "NUL_IN_STRING",
   "INVALID_UNICODE",
   "CLUSTER_MISMATCH",
+  "ROW_REFUSED",
 ] as const;
 
 export type LineErrorCode = typeof LINE_ERROR_CODES[number];

@@ -33,11 +33,18 @@ export function toPartitionDays(instants: Iterable<Date>): string[] {
   return [...days].sort();
 }
 
-/** Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. */
+/** The first instant of year 10000, which no event may have (validation keeps years within 0001-9999). */
+const YEAR_10000_MS = Date.parse("9999-12-31T00:00:00Z") + DAY_MS;
+
+/**
+ * Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. The upper bound of 9999-12-31 is
+ * `infinity`: PostgreSQL cannot read the day after it (`+010000-01-01`), and no event is dated later.
+ */
 export function toPartitionBounds(day: string): { from: string; to: string } {
   const start = Date.parse(`${day}T00:00:00Z`);
   if (Number.isNaN(start)) throw new RangeError(`Cannot bound a partition: "${day}" is not a date`);
-  return { from: new Date(start).toISOString(), to: new Date(start + DAY_MS).toISOString() };
+  const end = start + DAY_MS;
+  return { from: new Date(start).toISOString(), to: end >= YEAR_10000_MS ? "infinity" : new Date(end).toISOString() };
 }
 
 /**

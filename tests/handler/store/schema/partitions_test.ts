@@ -44,6 +44,15 @@ Deno.test("toPartitionBounds spans one UTC day, upper bound exclusive, across mo
   assert.deepEqual(toPartitionBounds("2028-02-28").to, "2028-02-29T00:00:00.000Z");
 });
 
+Deno.test("toPartitionBounds ends 9999-12-31 at infinity, which PostgreSQL reads, and starts 0001-01-01 at its midnight", () => {
+  assert.deepEqual(toPartitionBounds("9999-12-31"), { from: "9999-12-31T00:00:00.000Z", to: "infinity" });
+  assert.deepEqual(toPartitionBounds("9999-12-30").to, "9999-12-31T00:00:00.000Z");
+  assert.deepEqual(toPartitionBounds("0001-01-01"), {
+    from: "0001-01-01T00:00:00.000Z",
+    to: "0001-01-02T00:00:00.000Z",
+  });
+});
+
 Deno.test("selectExpiredPartitions keeps the days within retentionDays and only daily partitions", () => {
   const names = [
     "k8s_events_2026_11_25",
