@@ -5,6 +5,7 @@
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
 import { EnvReader } from "../shared/env_reader.ts";
+import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */
@@ -18,6 +19,11 @@ export interface HandlerLimits {
   requestsInFlightMax: number;
   /** Seconds the body may stop arriving before the request is answered 408 BODY_READ_TIMEOUT (a stalled client). */
   bodyIdleTimeoutS: number;
+  /**
+   * Rows of one request the database may refuse (ROW_REFUSED lines) before the request is answered 413
+   * TOO_MANY_ROWS_REFUSED with nothing stored; bounds the work of finding them (handler/row_isolation.ts).
+   */
+  rowRefusalsMax: number;
 }
 
 /** Everything the handler reads from its environment, validated. */
@@ -65,6 +71,7 @@ export const HANDLER_DEFAULTS = {
   otelExportIntervalS: 60,
   requestsInFlightMax: 8,
   bodyIdleTimeoutS: 30,
+  rowRefusalsMax: ROW_REFUSALS_MAX_DEFAULT,
 } as const;
 
 /** True when the environment names a database (DATABASE_URL or DB_HOST); `deno task dev` starts one otherwise. */
@@ -106,6 +113,7 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
         min: 0.01,
         max: 3600,
       }),
+      rowRefusalsMax: reader.integer("ROW_REFUSALS_MAX", HANDLER_DEFAULTS.rowRefusalsMax, { min: 1, max: 100_000 }),
     },
     retentionDays: reader.integer("RETENTION_DAYS", HANDLER_DEFAULTS.retentionDays, { min: 0, max: 36500 }),
     shutdownDeadlineS: reader.number("SHUTDOWN_DEADLINE_S", HANDLER_DEFAULTS.shutdownDeadlineS, { min: 0 }),

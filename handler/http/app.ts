@@ -6,13 +6,13 @@ import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH, type IngestResponse } from "../../shared/contract/protocol.ts";
 import type { LineError } from "../../shared/contract/line_error.ts";
 import type { HandlerConfig } from "../config.ts";
-import { FencedError, type Store, StoreUnavailableError } from "../store/store.ts";
+import { FencedError, RowRefusalsExceededError, type Store, StoreUnavailableError } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { createTokenAuthenticator } from "./token_auth.ts";
 import { readBatchHeaders } from "./batch_headers.ts";
 import { toDecodedBodyStream } from "./body_stream.ts";
 import { readBodyEncoding } from "./content_headers.ts";
-import { readBatchStream } from "../ingest/batch_reader.ts";
+import { addRefusedRows, readBatchStream } from "../ingest/batch_reader.ts";
 import { type AppObserver, type BatchOutcome, toRouteName } from "./app_observer.ts";
 
 /** What the app is built from; `observer` and `renderMetrics` are for the telemetry wiring. */
@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps): App {
     const body = toDecodedBodyStream(request.body, { encoding, ...config.limits });
     // The store pulls the rows while the body is still arriving, so parsing overlaps the database's work; a body
     // that fails part-way throws out of writeBatch after the transaction was rolled back.
-    const batch = readBatchStream(body, { cluster, ...config.limits });
+    const batch = readBatchStream(body, { cluster, ...config.limits, requiredColumns: store.requiredColumns() });
     const outcome: BatchOutcome = {
       cluster,
       rows: batch.rows,
@@ -101,7 +101,15 @@ export function createApp(deps: AppDeps): App {
     let result;
     let isBodyRefused = false;
     try {
-      result = await store.writeBatch({ cluster, rows: batch.chunks, gaps: batch.gaps, resumeVersion, fence });
+      result = await store.writeBatch({
+        cluster,
+        rows: batch.chunks,
+        gaps: batch.gaps,
+        resumeVersion,
+        fence,
+        rowRefusalsMax: config.limits.rowRefusalsMax,
+      });
+      addRefusedRows(batch, result.refused ?? []);
     } catch (error) {
       // A refused body (framing, limits) is the client's error, answered like before any write began.
       isBodyRefused = error instanceof HttpError;
@@ -228,6 +236,13 @@ export function toHttpError(error: unknown): HttpError {
       "FENCED",
       `Cannot write: a newer writer holds the lease for this cluster (holder "${error.newest.holder}", ` +
         `transitions ${error.newest.transitions}); nothing was written`,
+      { cause: error },
+    );
+  }
+  if (error instanceof RowRefusalsExceededError) {
+    return new HttpError(
+      "TOO_MANY_ROWS_REFUSED",
+      `${error.message}; nothing was written, send the batch in smaller parts`,
       { cause: error },
     );
   }

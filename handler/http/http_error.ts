@@ -17,6 +17,7 @@ export const PROBLEM_CODES = {
   BODY_TOO_LARGE: { status: 413, title: "Request body too large" },
   DECODED_BODY_TOO_LARGE: { status: 413, title: "Decoded request body too large" },
   TOO_MANY_RECORDS: { status: 413, title: "Too many records" },
+  TOO_MANY_ROWS_REFUSED: { status: 413, title: "Too many rows refused by the database" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
   UNSUPPORTED_ENCODING: { status: 415, title: "Unsupported content encoding" },
   TOO_MANY_REQUESTS: { status: 429, title: "Too many requests in flight" },

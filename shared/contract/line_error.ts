@@ -17,6 +17,7 @@ export const LINE_ERROR_CODES = [
   "INVALID_UNICODE",
   "NUMBER_OUT_OF_RANGE",
   "CLUSTER_MISMATCH",
+  "ROW_REFUSED",
 ] as const;
 
 export type LineErrorCode = typeof LINE_ERROR_CODES[number];

@@ -44,6 +44,7 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
       jsonDepthMax: 32,
       requestsInFlightMax: 8,
       bodyIdleTimeoutS: 30,
+      rowRefusalsMax: 100,
     },
     retentionDays: 30,
     shutdownDeadlineS: 25,
@@ -70,6 +71,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     JSON_DEPTH_MAX: "5",
     REQUESTS_IN_FLIGHT_MAX: "2",
     BODY_IDLE_TIMEOUT_S: "2.5",
+    ROW_REFUSALS_MAX: "3",
     RETENTION_DAYS: "0",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
@@ -89,6 +91,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     jsonDepthMax: 5,
     requestsInFlightMax: 2,
     bodyIdleTimeoutS: 2.5,
+    rowRefusalsMax: 3,
   });
   assert.deepEqual(
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
@@ -143,6 +146,15 @@ Deno.test("loadHandlerConfig reports every problem at once, without secret value
       'DEBUG: "maybe" is not a boolean (true, false, 1, 0, yes, no, on, off)',
     ],
   );
+});
+
+Deno.test("loadHandlerConfig refuses a ROW_REFUSALS_MAX outside 1-100000", () => {
+  for (const value of ["0", "100001", "-1", "1.5", "many"]) {
+    assert.deepEqual(problemsOf({ ...MINIMAL, ROW_REFUSALS_MAX: value }), [
+      `ROW_REFUSALS_MAX: "${value}" is not a whole number from 1 to 100000`,
+    ]);
+  }
+  assert.equal(loadHandlerConfig({ ...MINIMAL, ROW_REFUSALS_MAX: "100000" }).limits.rowRefusalsMax, 100_000);
 });
 
 Deno.test("loadHandlerConfig requires a database and at least one token source", () => {
