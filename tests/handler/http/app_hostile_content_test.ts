@@ -190,7 +190,7 @@ function hostileLine(fixture: Record<string, unknown>, cluster: string, random: 
 async function readFixtures(): Promise<Record<string, unknown>[]> {
   const events: Record<string, unknown>[] = [];
   for (const name of ["core_v1.ndjson", "events_v1.ndjson"]) {
-    const text = await Deno.readTextFile(new URL(`../fixtures/${name}`, import.meta.url));
+    const text = await Deno.readTextFile(new URL(`../../fixtures/${name}`, import.meta.url));
     for (const line of text.split("\n")) if (line.trim() !== "") events.push(JSON.parse(line));
   }
   return events;
