@@ -1,6 +1,6 @@
 /**
  * The images' commands work: handler/main.ts and relay/main.ts run with exactly the `deno run` permissions of their
- * Dockerfiles and the environment and Secrets of deploy/overlays/single-cluster, against a real PostgreSQL and the
+ * Dockerfiles and the environment of deploy/overlays/single-cluster with the Secrets of its Secret step, against a real PostgreSQL and the
  * Kubernetes API simulator. Events flow into the database, every probe in the manifests answers 200, the handler's
  * and the relay's Prometheus scrape targets (their pod annotations) answer, and their OTLP pushes (OTEL_ENABLED)
  * reach a receiver.
@@ -15,7 +15,8 @@ import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { withTestSchema } from "../support/database.ts";
 import { parseDockerfile } from "./dockerfile.ts";
 import { type LogProcess, readLogField, startLogProcess } from "./log_process.ts";
-import { KUBECTL, renderKustomization, REPO_ROOT } from "./render.ts";
+import { KUBECTL, REPO_ROOT } from "./render.ts";
+import { renderInstall } from "./secret_step.ts";
 import { findComponent, materializeMounts, type Probe, resolveEnv, resolvePort, type Workload } from "./workloads.ts";
 import type { KubeObject } from "./render.ts";
 
@@ -94,7 +95,8 @@ Deno.test({
   name: "deploy/ image commands: handler and relay run with their Dockerfile permissions and the overlay's config",
   ignore: KUBECTL === null,
   fn: async () => {
-    const objects = await renderKustomization(KUBECTL!, OVERLAY);
+    // The overlay plus the Secrets of the README's Secret step (fresh token): the examples are refused by design.
+    const { objects } = await renderInstall(KUBECTL!, OVERLAY);
     const handler = findComponent(objects, "handler");
     const relay = findComponent(objects, "relay");
     const rootDir = await Deno.makeTempDir({ prefix: "deploy-image-" });

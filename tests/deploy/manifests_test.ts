@@ -14,6 +14,7 @@ import {
   renderKustomization,
 } from "./render.ts";
 import { allContainers, findComponent, listWorkloads, readData } from "./workloads.ts";
+import { renderInstall, SECRET_NAMES } from "./secret_step.ts";
 
 const ignore = KUBECTL === null;
 
@@ -114,7 +115,22 @@ for (const dir of listInstallable()) {
     name: `${dir}: every ServiceAccount, Secret, ConfigMap, Service and role referred to is part of the install`,
     ignore,
     fn: async () => {
-      assert.deepEqual(findDanglingReferences(await renderKustomization(KUBECTL!, dir)), []);
+      assert.deepEqual(findDanglingReferences((await renderInstall(KUBECTL!, dir)).objects), []);
+    },
+  });
+
+  Deno.test({
+    name: `${dir}: applies no Secret (the Secret step makes them; the examples are never applied)`,
+    ignore,
+    fn: async () => {
+      const objects = await renderKustomization(KUBECTL!, dir);
+      assert.deepEqual(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name), []);
+      const secretNames = findDanglingReferences(objects).filter((ref) => ref.includes("-> Secret/"))
+        .map((ref) => ref.replace(/^.* -> Secret\/(\S+).*$/, "$1"));
+      assert.ok(
+        secretNames.every((name) => (Object.values(SECRET_NAMES) as string[]).includes(name)),
+        secretNames.join(),
+      );
     },
   });
 
