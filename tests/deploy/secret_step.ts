@@ -82,6 +82,15 @@ export async function createSecretStep(kubectl: string, options: {
   return { secrets, token: options.components.includes("relay") ? token : null };
 }
 
+/**
+ * Secrets an operator of the install makes, not the Secret step: CloudNativePG makes `<cluster>-app` (the database
+ * owner's username and password, among other keys) for each of its Clusters.
+ */
+export function listOperatorSecrets(objects: KubeObject[]): string[] {
+  return objects.filter((o) => o.apiVersion === "postgresql.cnpg.io/v1" && o.kind === "Cluster")
+    .map((o) => `${o.metadata.name}-app`);
+}
+
 /** Which of the two components `objects` run. */
 export function listComponents(objects: KubeObject[]): ("handler" | "relay")[] {
   return (["handler", "relay"] as const).filter((component) =>
@@ -109,5 +118,11 @@ export async function renderInstall(
     : undefined;
   const clusters = options.clusters ?? (clusterName ? [clusterName] : ["cluster-a"]);
   const step = await createSecretStep(kubectl, { namespace, components, clusters, token: options.token });
-  return { objects: [...objects, ...step.secrets], token: step.token };
+  // Stand-ins for what an operator makes, with the keys it writes that the manifests use.
+  const made: KubeObject[] = [];
+  for (const name of listOperatorSecrets(objects)) {
+    const literals = { username: "events_ingester", password: createToken() };
+    made.push(await createSecret(kubectl, { namespace, name, literals }));
+  }
+  return { objects: [...objects, ...step.secrets, ...made], token: step.token };
 }
