@@ -1,9 +1,8 @@
 /**
  * Test support: structural checks of the CloudNativePG objects deploy/ uses (postgresql.cnpg.io/v1 Cluster and
- * Pooler). The CRDs are not in this repository and the Go module proxy does not serve the cloudnative-pg module,
- * so the field names, enums and required fields below were read from its CRDs (config/crd/bases, commit a95a534,
- * v1.30.0-86); the example was also validated once against those CRDs in full. What is checked: every field we set
- * is one the CRD has, required fields are there, enums and types hold.
+ * Pooler). The CRDs are not part of this repository: the field names, enums and required fields below are those of
+ * cloudnative-pg's config/crd/bases at v1.30.0-86 (commit a95a534). What is checked: every field we set is one the
+ * CRD has, required fields are there, enums and types hold.
  */
 import type { KubeObject } from "./render.ts";
 

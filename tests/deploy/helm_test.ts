@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as yaml from "js-yaml";
 import { isDeepStrictEqual } from "node:util";
-import { loadHandlerConfig } from "../../handler/config.ts";
+import { HANDLER_DEFAULTS, loadHandlerConfig } from "../../handler/config.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
 import { OTLP_ENV_NAMES } from "../../shared/telemetry/telemetry.ts";
 import { recordReads } from "../support/env_reads.ts";
@@ -273,6 +273,10 @@ function readSection(text: string, name: string): string {
   return end === -1 ? rest : rest.slice(0, end);
 }
 
+Deno.test("values.yaml sets RETENTION_DAYS to the handler's default", () => {
+  assert.equal(VALUES.handler.env.RETENTION_DAYS, HANDLER_DEFAULTS.retentionDays);
+});
+
 Deno.test("values.yaml's commented defaults are the loaders' defaults: setting one changes nothing", () => {
   const text = Deno.readTextFileSync(`${REPO_ROOT}${CHART}/values.yaml`);
   const commented = (part: string) =>
@@ -314,6 +318,11 @@ const REFUSED: { name: string; set: string[]; message: RegExp }[] = [
     name: "a token in the values",
     set: ["relay.env.HANDLER_TOKEN=abc"],
     message: /additional properties 'HANDLER_TOKEN'/,
+  },
+  {
+    name: "token hashes as an extra variable",
+    set: ["handler.extraEnv[0].name=CLUSTER_TOKEN_HASHES", "handler.extraEnv[0].value=c=abc"],
+    message: /\/handler\/extraEnv\/0\/name/,
   },
   { name: "an unknown top-level value", set: ["replicas=3"], message: /additional properties 'replicas'/ },
   {

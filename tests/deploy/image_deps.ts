@@ -2,7 +2,7 @@
  * The dependencies of each image, derived from the repository's deno.json and deno.lock: deploy/<component>/deno.json
  * holds only the root imports that <component>/main.ts reaches, and deploy/<component>/deno.lock is the root lock
  * pruned by Deno to them. `deno install --entrypoint` is no way to get there: with the root deno.json, Deno 2.9
- * installs every package of its imports and lock whatever the entrypoint (tried with nodeModulesDir auto and none).
+ * installs every package of its imports and lock whatever the entrypoint, with nodeModulesDir auto or none.
  *
  * After changing deno.json or deno.lock, rewrite both images' files (tests/deploy/image_deps_test.ts checks them):
  *

@@ -13,7 +13,8 @@ import {
   listKustomizations,
   renderKustomization,
 } from "./render.ts";
-import { allContainers, findComponent, listWorkloads, readData } from "./workloads.ts";
+import { allContainers, findComponent, listWorkloads, readData, resolveEnv } from "./workloads.ts";
+import { HANDLER_DEFAULTS } from "../../handler/config.ts";
 import { listOperatorSecrets, renderInstall, SECRET_NAMES } from "./secret_step.ts";
 
 const ignore = KUBECTL === null;
@@ -188,6 +189,9 @@ Deno.test({
     assert.deepEqual([hpa.minReplicas, hpa.maxReplicas], [2, 10]);
     const pdb = findObject(objects, "PodDisruptionBudget", "events-ingester-handler").spec as Record<string, number>;
     assert.equal(pdb.minAvailable, 1);
+    // The retention is written where it is changed, at the handler's own default.
+    const settings = resolveEnv(objects, { ...handler.pod.containers[0]!, env: [] }).values;
+    assert.equal(settings.RETENTION_DAYS, String(HANDLER_DEFAULTS.retentionDays));
   },
 });
 
