@@ -74,6 +74,18 @@ export const HANDLER_DEFAULTS = {
   rowRefusalsMax: ROW_REFUSALS_MAX_DEFAULT,
 } as const;
 
+/**
+ * SHA-256 hex of every token published in this repository (the example Secrets under deploy/ and the READMEs),
+ * each with the file that publishes it. Anyone who read the repository can write with such a token, so a handler
+ * configured with one of these hashes refuses to start. tests/handler/published_tokens_test.ts derives this list
+ * from the repository's files, so it cannot fall behind them.
+ */
+export const PUBLISHED_TOKEN_HASHES: ReadonlyMap<string, string> = new Map([
+  ["93accecdcffb7a28a1c3b575d2d848410f0763cf6f701e6834fc6958a10362bd", "deploy/overlays/single-cluster"],
+  ["3ce6639afb86ddcee7ec4ed1c747a70cb41cccd59ff250f3971fa9e0d77ab366", "deploy/examples/multi-cluster/cluster-a"],
+  ["c7fe88c189f4cd6fdbcca03e3f8bfec99768bc2fe447015af3b9492c3dc7e59f", "deploy/examples/multi-cluster/cluster-b"],
+]);
+
 /** True when the environment names a database (DATABASE_URL or DB_HOST); `deno task dev` starts one otherwise. */
 export function isDatabaseConfigured(env: Env): boolean {
   return Boolean(env.DATABASE_URL?.trim() || env.DB_HOST?.trim());
@@ -166,12 +178,16 @@ function readDatabaseUrl(env: Env, problems: string[]): string {
 function readTokenHashes(env: Env, problems: string[]): ClusterTokenHash[] {
   const hashes: ClusterTokenHash[] = [];
   const inline = env.CLUSTER_TOKEN_HASHES?.trim();
-  if (inline) hashes.push(...parseTokenHashes(inline, { source: "CLUSTER_TOKEN_HASHES", problems }));
+  if (inline) {
+    const source = "CLUSTER_TOKEN_HASHES";
+    hashes.push(...refusePublished(parseTokenHashes(inline, { source, problems }), { source, problems }));
+  }
   const path = env.CLUSTER_TOKEN_HASHES_FILE?.trim();
   if (path) {
     try {
       const text = Deno.readTextFileSync(path);
-      hashes.push(...parseTokenHashes(text, { source: `CLUSTER_TOKEN_HASHES_FILE (${path})`, problems }));
+      const source = `CLUSTER_TOKEN_HASHES_FILE (${path})`;
+      hashes.push(...refusePublished(parseTokenHashes(text, { source, problems }), { source, problems }));
     } catch (error) {
       problems.push(`CLUSTER_TOKEN_HASHES_FILE: cannot read "${path}": ${(error as Error).name}`);
     }
@@ -191,6 +207,22 @@ function readTokenHashes(env: Env, problems: string[]): ClusterTokenHash[] {
     }
   }
   return unique;
+}
+
+/** `entries` without the hashes of published tokens; one problem for each left out (naming its cluster). */
+function refusePublished(
+  entries: ClusterTokenHash[],
+  options: { source: string; problems: string[] },
+): ClusterTokenHash[] {
+  return entries.filter((entry) => {
+    const publisher = PUBLISHED_TOKEN_HASHES.get(entry.sha256Hex);
+    if (publisher === undefined) return true;
+    options.problems.push(
+      `${options.source}: the hash for cluster "${entry.cluster}" is that of the example token published in ` +
+        `${publisher}, with which anyone can write: make a new token (README, "Making a token")`,
+    );
+    return false;
+  });
 }
 
 const SECRET_PARAM = /pass|secret|key|token/i;

@@ -6,10 +6,12 @@ import {
   type HandlerConfig,
   isDatabaseConfigured,
   loadHandlerConfig,
+  PUBLISHED_TOKEN_HASHES,
   redactDatabaseUrl,
   toLoggableConfig,
 } from "../../handler/config.ts";
 import { parseDurationS } from "../../shared/duration.ts";
+import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
 
 const HASH_A = "a".repeat(64);
 const HASH_B = "B".repeat(64);
@@ -199,6 +201,37 @@ Deno.test("loadHandlerConfig reports an unreadable CLUSTER_TOKEN_HASHES_FILE", (
   assert.deepEqual(problemsOf({ ...rest, CLUSTER_TOKEN_HASHES_FILE: "/nonexistent/hashes" }), [
     'CLUSTER_TOKEN_HASHES_FILE: cannot read "/nonexistent/hashes": NotFound',
   ]);
+});
+
+Deno.test("loadHandlerConfig refuses the hash of a published example token, inline and from the file", async () => {
+  // The example relay token of deploy/overlays/single-cluster, hashed here, not copied from the list.
+  const exampleHash = await toTokenHashHex("example-relay-token-change-me");
+  const path = await Deno.makeTempFile({ suffix: ".hashes" });
+  try {
+    await Deno.writeTextFile(path, `cluster-b=${HASH_B}\nmy-cluster=${exampleHash.toUpperCase()}\n`);
+    assert.deepEqual(
+      problemsOf({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `c=${exampleHash}`, CLUSTER_TOKEN_HASHES_FILE: path }),
+      [
+        'CLUSTER_TOKEN_HASHES: the hash for cluster "c" is that of the example token published in ' +
+        'deploy/overlays/single-cluster, with which anyone can write: make a new token (README, "Making a token")',
+        `CLUSTER_TOKEN_HASHES_FILE (${path}): the hash for cluster "my-cluster" is that of the example token ` +
+        "published in deploy/overlays/single-cluster, with which anyone can write: make a new token " +
+        '(README, "Making a token")',
+      ],
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("loadHandlerConfig refuses every hash of PUBLISHED_TOKEN_HASHES and accepts the one next to it", () => {
+  for (const hash of PUBLISHED_TOKEN_HASHES.keys()) {
+    assert.equal(problemsOf({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `x=${hash}` }).length, 1);
+    const next = hash.slice(0, -1) + (hash.endsWith("0") ? "1" : "0");
+    assert.deepEqual(loadHandlerConfig({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `x=${next}` }).tokenHashes, [
+      { cluster: "x", sha256Hex: next },
+    ]);
+  }
 });
 
 Deno.test("isDatabaseConfigured is true for DATABASE_URL or DB_HOST only", () => {
