@@ -30,6 +30,8 @@ export interface AppDeps {
   observer?: AppObserver;
   /** Prometheus text for `GET /metrics`; without it that path is 404. */
   renderMetrics?: () => Promise<string>;
+  /** The memory budget of the requests in flight; built from `config.limits` when omitted (tests watch their own). */
+  memory?: MemoryBudget;
 }
 
 /** A fetch-style handler: never rejects, every failure is a response. */
@@ -55,7 +57,7 @@ export function createApp(deps: AppDeps): App {
   const auth = createTokenAuthenticator(config.tokenHashes);
 
   let ingestsInFlight = 0;
-  const memory = new MemoryBudget({
+  const memory = deps.memory ?? new MemoryBudget({
     bytesMax: config.limits.requestsMemoryBytesMax,
     requestBytesMax: BYTES_HELD_PER_DECODED_BYTE * config.limits.decodedBodyBytesMax,
   });
