@@ -101,49 +101,54 @@ function validChunk(): string {
   return `${new TextEncoder().encode(text).length.toString(16)}\r\n${text}\r\n`;
 }
 
-Deno.test("handler/main.ts answers broken chunked framing with 400 BODY_MALFORMED and stores nothing", async () => {
-  await withHandler("handler/main.ts", async (port, schema, sql) => {
-    const line = ndjson([eventRecord()]);
-    const size = new TextEncoder().encode(line).length.toString(16);
-    const cases: Record<string, string> = {
-      "a chunk not followed by CRLF": `${size}\r\n${line}XX0\r\n\r\n`,
-      "a chunk size that is not hex": `zz\r\n${line}\r\n0\r\n\r\n`,
-      "a chunk size too large for any length": `ffffffffffffffffffff\r\n${line}\r\n0\r\n\r\n`,
-    };
-    for (const [name, broken] of Object.entries(cases)) {
-      const response = await exchangeRaw(port, [chunkedHead(), PAUSE, validChunk(), PAUSE, broken]);
-      assertProblem(response, 400, "BODY_MALFORMED");
-      assert.equal(
-        JSON.parse(response!.body).detail,
-        "Cannot read the request body: its HTTP/1.1 chunked framing is invalid; nothing was written",
-        name,
-      );
-    }
-    // Sent with the head in one packet, the runtime refuses the framing before the handler sees the request: it
-    // closes the connection without an answer.
-    assert.equal(await exchangeRaw(port, [chunkedHead() + `zz\r\n${line}\r\n0\r\n\r\n`]), null);
-    assert.equal(await countRows(sql, schema), 0);
-  });
-});
-
-Deno.test("handler/main.ts stores nothing of a body whose client goes away part-way, and serves on", async () => {
-  await withHandler("handler/main.ts", async (port, schema, sql) => {
-    const line = ndjson([eventRecord()]);
-    // A chunk cut short, then the client is gone.
-    assert.equal(await exchangeRaw(port, [chunkedHead(), PAUSE, validChunk(), `400\r\n${line}`, PAUSE, "close"]), null);
-    // A body shorter than its Content-Length, then the client is gone.
-    const head = `POST /v1/events HTTP/1.1\r\nHost: handler.test\r\nAuthorization: Bearer ${TOKEN}\r\n` +
-      "Content-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n";
-    assert.equal(await exchangeRaw(port, [head, PAUSE, line, PAUSE, "close"]), null);
-    // The answer to nobody is written before the next request is taken; give the server a moment to finish both.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(await countRows(sql, schema), 0);
-    const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/x-ndjson" },
-      body: ndjson([eventRecord()]),
+for (const how of Object.keys(COMMANDS) as (keyof typeof COMMANDS)[]) {
+  Deno.test(`${how} answers broken chunked framing with 400 BODY_MALFORMED and stores nothing`, async () => {
+    await withHandler(how, async (port, schema, sql) => {
+      const line = ndjson([eventRecord()]);
+      const size = new TextEncoder().encode(line).length.toString(16);
+      const cases: Record<string, string> = {
+        "a chunk not followed by CRLF": `${size}\r\n${line}XX0\r\n\r\n`,
+        "a chunk size that is not hex": `zz\r\n${line}\r\n0\r\n\r\n`,
+        "a chunk size too large for any length": `ffffffffffffffffffff\r\n${line}\r\n0\r\n\r\n`,
+      };
+      for (const [name, broken] of Object.entries(cases)) {
+        const response = await exchangeRaw(port, [chunkedHead(), PAUSE, validChunk(), PAUSE, broken]);
+        assertProblem(response, 400, "BODY_MALFORMED");
+        assert.equal(
+          JSON.parse(response!.body).detail,
+          "Cannot read the request body: its HTTP/1.1 chunked framing is invalid; nothing was written",
+          name,
+        );
+      }
+      // Sent with the head in one packet, the runtime refuses the framing before the handler sees the request: it
+      // closes the connection without an answer.
+      assert.equal(await exchangeRaw(port, [chunkedHead() + `zz\r\n${line}\r\n0\r\n\r\n`]), null);
+      assert.equal(await countRows(sql, schema), 0);
     });
-    assert.deepEqual([response.status, await response.json()], [200, { accepted: 1, duplicates: 0, rejected: [] }]);
-    assert.equal(await countRows(sql, schema), 1);
   });
-});
+
+  Deno.test(`${how} stores nothing of a body whose client goes away part-way, and serves on`, async () => {
+    await withHandler(how, async (port, schema, sql) => {
+      const line = ndjson([eventRecord()]);
+      // A chunk cut short, then the client is gone.
+      assert.equal(
+        await exchangeRaw(port, [chunkedHead(), PAUSE, validChunk(), `400\r\n${line}`, PAUSE, "close"]),
+        null,
+      );
+      // A body shorter than its Content-Length, then the client is gone.
+      const head = `POST /v1/events HTTP/1.1\r\nHost: handler.test\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+        "Content-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n";
+      assert.equal(await exchangeRaw(port, [head, PAUSE, line, PAUSE, "close"]), null);
+      // The answer to nobody is written before the next request is taken; give the server a moment to finish both.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(await countRows(sql, schema), 0);
+      const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/x-ndjson" },
+        body: ndjson([eventRecord()]),
+      });
+      assert.deepEqual([response.status, await response.json()], [200, { accepted: 1, duplicates: 0, rejected: [] }]);
+      assert.equal(await countRows(sql, schema), 1);
+    });
+  });
+}
