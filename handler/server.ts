@@ -53,8 +53,9 @@ export function toShuttingDownResponse(): Response {
  * logged as one JSON line, instead of the runtime's plain-text 500 and a stack trace on stderr.
  */
 export function toUnexpectedErrorResponse(error: unknown, logger: Logger): Response {
-  logger.error("request failed outside the app", { code: "INTERNAL_ERROR", error: describeError(error) });
-  return toProblemResponse(toHttpError(error));
+  const httpError = toHttpError(error);
+  logger.error("request failed outside the app", { code: httpError.code, error: describeError(error) });
+  return toProblemResponse(httpError);
 }
 
 /** Serves `app` with `Deno.serve` until `signal` aborts. */
