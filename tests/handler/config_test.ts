@@ -1,5 +1,5 @@
 import { toServiceInstanceId, toStopBoundS, warnWhenBudgetPassesHeap } from "../../handler/start.ts";
-import { createLogger } from "../../shared/log.ts";
+import { createLogger } from "../../shared/telemetry/log.ts";
 import assert from "node:assert/strict";
 import {
   ConfigError,
