@@ -7,6 +7,7 @@ import type { LogFields } from "../shared/telemetry/log.ts";
 import { EnvReader } from "../shared/env_reader.ts";
 import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
+import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */
 export interface HandlerLimits {
@@ -24,6 +25,11 @@ export interface HandlerLimits {
    * TOO_MANY_ROWS_REFUSED with nothing stored; bounds the work of finding them (handler/row_isolation.ts).
    */
   rowRefusalsMax: number;
+  /**
+   * Bytes all `POST /v1/events` requests in flight may hold together, charged BYTES_HELD_PER_DECODED_BYTE per decoded
+   * byte; beyond it a request is answered 503 OVER_MEMORY_BUDGET. At least that many times decodedBodyBytesMax.
+   */
+  requestsMemoryBytesMax: number;
 }
 
 /** Everything the handler reads from its environment, validated. */
@@ -72,6 +78,12 @@ export const HANDLER_DEFAULTS = {
   requestsInFlightMax: 8,
   bodyIdleTimeoutS: 30,
   rowRefusalsMax: ROW_REFUSALS_MAX_DEFAULT,
+  /**
+   * Sized for the Deployment's 512 MiB limit with the image's `--max-old-space-size=256` (deploy/handler/Dockerfile):
+   * the oldest request's most (4 × DECODED_BODY_BYTES_MAX, 64 MiB) and as much again for the others, half of the V8
+   * heap, which leaves V8 room to collect garbage and the process its runtime baseline inside the limit.
+   */
+  requestsMemoryBytesMax: 128 * 1024 * 1024,
 } as const;
 
 /**
@@ -126,6 +138,9 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
         max: 3600,
       }),
       rowRefusalsMax: reader.integer("ROW_REFUSALS_MAX", HANDLER_DEFAULTS.rowRefusalsMax, { min: 1, max: 100_000 }),
+      requestsMemoryBytesMax: reader.integer("REQUESTS_MEMORY_BYTES_MAX", HANDLER_DEFAULTS.requestsMemoryBytesMax, {
+        min: 1,
+      }),
     },
     retentionDays: reader.integer("RETENTION_DAYS", HANDLER_DEFAULTS.retentionDays, { min: 0, max: 36500 }),
     shutdownDeadlineS: reader.number("SHUTDOWN_DEADLINE_S", HANDLER_DEFAULTS.shutdownDeadlineS, { min: 0 }),
@@ -134,6 +149,14 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
     otelExportIntervalS: reader.duration("OTEL_EXPORT_INTERVAL", HANDLER_DEFAULTS.otelExportIntervalS),
     hostname: env.HOSTNAME?.trim() || null,
   };
+  const { decodedBodyBytesMax, requestsMemoryBytesMax } = config.limits;
+  if (requestsMemoryBytesMax < BYTES_HELD_PER_DECODED_BYTE * decodedBodyBytesMax) {
+    problems.push(
+      `REQUESTS_MEMORY_BYTES_MAX: ${requestsMemoryBytesMax} is less than ${BYTES_HELD_PER_DECODED_BYTE} × ` +
+        `DECODED_BODY_BYTES_MAX (${BYTES_HELD_PER_DECODED_BYTE * decodedBodyBytesMax}), so a batch of the largest ` +
+        `decoded size could never be taken`,
+    );
+  }
   if (config.otelExportIntervalS <= 0 && env.OTEL_EXPORT_INTERVAL !== undefined) {
     problems.push("OTEL_EXPORT_INTERVAL: must be longer than 0");
   }

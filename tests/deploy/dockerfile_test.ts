@@ -23,7 +23,7 @@ const EXPECTED = {
     port: HANDLER_DEFAULTS.port,
     excluded: ["handler/tail/", "handler/dev/"],
     flags: [
-      "--v8-flags=--max-semi-space-size=2",
+      "--v8-flags=--max-old-space-size=256,--max-semi-space-size=2",
       "--allow-net",
       "--allow-env",
       "--allow-read=/var/run/secrets/events-ingester",

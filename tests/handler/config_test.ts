@@ -1,4 +1,5 @@
-import { toServiceInstanceId, toStopBoundS } from "../../handler/start.ts";
+import { toServiceInstanceId, toStopBoundS, warnWhenBudgetPassesHeap } from "../../handler/start.ts";
+import { createLogger } from "../../shared/telemetry/log.ts";
 import assert from "node:assert/strict";
 import {
   ConfigError,
@@ -40,13 +41,14 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
     tokenHashes: [{ cluster: "cluster-a", sha256Hex: HASH_A }],
     limits: {
       bodyBytesMax: 8388608,
-      decodedBodyBytesMax: 67108864,
+      decodedBodyBytesMax: 16777216,
       lineBytesMax: 1048576,
       recordsMax: 10000,
       jsonDepthMax: 32,
       requestsInFlightMax: 8,
       bodyIdleTimeoutS: 30,
       rowRefusalsMax: 100,
+      requestsMemoryBytesMax: 134217728,
     },
     retentionDays: 30,
     shutdownDeadlineS: 25,
@@ -74,6 +76,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     REQUESTS_IN_FLIGHT_MAX: "2",
     BODY_IDLE_TIMEOUT_S: "2.5",
     ROW_REFUSALS_MAX: "3",
+    REQUESTS_MEMORY_BYTES_MAX: "800",
     RETENTION_DAYS: "0",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
@@ -94,6 +97,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     requestsInFlightMax: 2,
     bodyIdleTimeoutS: 2.5,
     rowRefusalsMax: 3,
+    requestsMemoryBytesMax: 800,
   });
   assert.deepEqual(
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
@@ -173,6 +177,15 @@ Deno.test("loadHandlerConfig refuses DATABASE_URL together with DB_HOST, and a U
   assert.deepEqual(problemsOf({ ...MINIMAL, DATABASE_URL: "mysql://root:secret@db/x" }), [
     "DATABASE_URL: is not a postgres:// or postgresql:// URL (value not shown, it may hold a password)",
   ]);
+});
+
+Deno.test("loadHandlerConfig refuses a REQUESTS_MEMORY_BYTES_MAX that cannot hold one batch of DECODED_BODY_BYTES_MAX", () => {
+  assert.deepEqual(problemsOf({ ...MINIMAL, DECODED_BODY_BYTES_MAX: "1000", REQUESTS_MEMORY_BYTES_MAX: "3999" }), [
+    "REQUESTS_MEMORY_BYTES_MAX: 3999 is less than 4 × DECODED_BODY_BYTES_MAX (4000), so a batch of the largest " +
+    "decoded size could never be taken",
+  ]);
+  const config = loadHandlerConfig({ ...MINIMAL, DECODED_BODY_BYTES_MAX: "1000", REQUESTS_MEMORY_BYTES_MAX: "4000" });
+  assert.equal(config.limits.requestsMemoryBytesMax, 4000);
 });
 
 Deno.test("loadHandlerConfig refuses one token hash given to two clusters", () => {
@@ -286,4 +299,21 @@ Deno.test("toServiceInstanceId is HOSTNAME, suffixed for a deno serve worker, el
 Deno.test("toStopBoundS adds the bounded pool close and last OTLP push to the shutdown deadline", () => {
   assert.equal(toStopBoundS(HANDLER_DEFAULTS.shutdownDeadlineS), 28);
   assert.equal(toStopBoundS(0), 3);
+});
+
+Deno.test("warnWhenBudgetPassesHeap warns MEMORY_BUDGET_OVER_HEAP when the budget is more than half of the V8 heap", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ isDebug: false, write: (line) => lines.push(line), now: () => new Date(0) });
+  const config = loadHandlerConfig(MINIMAL);
+  warnWhenBudgetPassesHeap(config, logger, 2 * 134217728);
+  assert.deepEqual(lines, []);
+  warnWhenBudgetPassesHeap(config, logger, 2 * 134217728 - 1);
+  assert.deepEqual(lines.map((line) => JSON.parse(line)), [{
+    time: "1970-01-01T00:00:00.000Z",
+    level: "warn",
+    msg: "memory budget is more than half of the V8 heap: raise --max-old-space-size",
+    code: "MEMORY_BUDGET_OVER_HEAP",
+    requestsMemoryBytesMax: 134217728,
+    heapSizeLimitBytes: 268435455,
+  }]);
 });
