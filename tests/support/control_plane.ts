@@ -78,8 +78,10 @@ export interface ControlPlane {
    */
   createServiceAccountToken(namespace: string, name: string, options?: { expirationS?: number }): Promise<string>;
   /**
-   * Compacts etcd's history up to its current revision (physically) through etcd's JSON gateway, so any watch or
-   * list from an older resourceVersion is answered 410 Gone. Resolves to the revision compacted at.
+   * Compacts etcd's history up to its current revision R (physically) through etcd's JSON gateway. Resolves to R.
+   * Afterwards an exact list at a resourceVersion below R, and a watch from a resourceVersion below R - 1 (it resumes
+   * at the next revision, which must still exist), are answered 410 Expired. Events have no watch cache in the API
+   * server, so their watches see etcd's compaction directly.
    */
   compactEtcd(): Promise<number>;
   /** Stops every process (SIGTERM, then SIGKILL after 10 s) and removes `dir`. Safe to call more than once. */

@@ -55,9 +55,9 @@ has_all() {
   for binary in "$@"; do [ -x "${dir}/${binary}" ] || return 1; done
 }
 
-# Prints "<module version's release time>" for the module at that version (downloads it into the module cache).
+# Prints the time the module proxy gives for module@version ("2026-07-22T18:07:38Z"): the release's build date.
 module_time() {
-  go mod download -json "$1" | sed -nE 's/^\s*"Time": "([^"]+)".*/\1/p'
+  go list -m -json "$1" | sed -nE 's/^\s*"Time": "([^"]+)".*/\1/p'
 }
 
 # Creates a temporary main module beside the cache so the final rename is atomic; prints its path.
@@ -81,6 +81,7 @@ build_kubernetes() {
   local staging_version="v0.${version#v1.}"
   local mod_file build out time
   time=$(module_time "k8s.io/kubernetes@${version}")
+  [ -n "$time" ] || { echo "Cannot read the release time of k8s.io/kubernetes@${version}" >&2; return 1; }
   mod_file=$(go mod download -json "k8s.io/kubernetes@${version}" | sed -nE 's/^\s*"GoMod": "([^"]+)".*/\1/p')
   build=$(new_build_module "$(sed -nE 's/^go ([0-9.]+)$/\1/p' "$mod_file")")
   out="${build}/bin"
