@@ -84,7 +84,10 @@ export interface ControlPlane {
    * server, so their watches see etcd's compaction directly.
    */
   compactEtcd(): Promise<number>;
-  /** Stops every process (SIGTERM, then SIGKILL after 10 s) and removes `dir`. Safe to call more than once. */
+  /**
+   * Stops every process (kube-apiserver with SIGKILL, the others with SIGTERM, then SIGKILL after 10 s) and removes
+   * `dir`. Safe to call more than once.
+   */
   stop(): Promise<void>;
 }
 
@@ -195,7 +198,7 @@ async function startEtcd(state: StartState): Promise<string> {
         logFile: `${state.dir}/etcd.log`,
         args: [
           "--name=events-ingester-test",
-          `--data-dir=${state.dir}/etcd`,
+          `--data-dir=${state.dir}/etcd-${clientPort}`, // a retry on other ports must not find this member's data
           `--listen-client-urls=${client}`,
           `--advertise-client-urls=${client}`,
           `--listen-peer-urls=${peer}`,
@@ -229,6 +232,10 @@ async function startApiServer(
         name: "kube-apiserver",
         command: state.tools["kube-apiserver"].path,
         logFile: `${state.dir}/kube-apiserver.log`,
+        // A graceful stop closes idle keep-alive connections with a TLS close_notify; a Deno 2.9.6 process whose
+        // @kubernetes/client-node (undici) connection receives it crashes with SIGSEGV most of the time. Killed, the
+        // server only leaves the sockets to the kernel, which ends them without close_notify.
+        stopSignal: "SIGKILL",
         args: [
           "--bind-address=127.0.0.1",
           "--advertise-address=127.0.0.1",

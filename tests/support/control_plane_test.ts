@@ -3,6 +3,7 @@
  * Events, events expire after --event-ttl, RBAC refuses what it does not grant, compaction makes old resourceVersions
  * 410 Gone, and a test process that dies leaves no server behind.
  */
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import {
   type ControlPlane,
@@ -232,6 +233,17 @@ controlPlaneTest(
         assert.equal(list.status, 410);
         assert.equal(status.reason, "Expired");
         assert.equal(status.message, "The resourceVersion for the provided list is too old.");
+      },
+    );
+
+    // Last, so that stop() follows within undici's 4 s keep-alive: the connection is still open when the server goes.
+    await t.step(
+      "@kubernetes/client-node lists Events with the admin kubeconfig, and the process survives stop()",
+      async () => {
+        const config = new KubeConfig();
+        config.loadFromFile(plane.kubeconfigPath);
+        const events = await config.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: "compacted" });
+        assert.deepEqual(events.items.map((event) => event.metadata?.name).sort(), ["first", "second", "third"]);
       },
     );
   },

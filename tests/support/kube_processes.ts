@@ -11,6 +11,8 @@ export interface LoggedProcess {
   child: Deno.ChildProcess;
   /** Set once the process has exited. */
   exit: Deno.CommandStatus | undefined;
+  /** What `stopProcess` sends first. */
+  stopSignal: "SIGTERM" | "SIGKILL";
 }
 
 /**
@@ -57,7 +59,7 @@ export class Watchdog {
  */
 export async function spawnLogged(
   watchdog: Watchdog,
-  options: { name: string; command: string; args: string[]; logFile: string },
+  options: { name: string; command: string; args: string[]; logFile: string; stopSignal?: "SIGTERM" | "SIGKILL" },
 ): Promise<LoggedProcess> {
   const child = new Deno.Command("bash", {
     args: ["-c", 'exec "$@" >>"$0" 2>&1', options.logFile, options.command, ...options.args],
@@ -65,7 +67,13 @@ export async function spawnLogged(
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const process: LoggedProcess = { name: options.name, logFile: options.logFile, child, exit: undefined };
+  const process: LoggedProcess = {
+    name: options.name,
+    logFile: options.logFile,
+    child,
+    exit: undefined,
+    stopSignal: options.stopSignal ?? "SIGTERM",
+  };
   child.status.then((status) => {
     process.exit = status;
   });
@@ -73,10 +81,12 @@ export async function spawnLogged(
   return process;
 }
 
-/** Sends SIGTERM, then SIGKILL when the process has not exited after `graceMs`; resolves once it has exited. */
+/**
+ * Sends the process's `stopSignal`, then SIGKILL when it has not exited after `graceMs`; resolves once it has exited.
+ */
 export async function stopProcess(process: LoggedProcess, graceMs = 10_000): Promise<void> {
   if (process.exit) return;
-  process.child.kill("SIGTERM");
+  process.child.kill(process.stopSignal);
   const timer = setTimeout(() => {
     if (!process.exit) process.child.kill("SIGKILL");
   }, graceMs);
