@@ -5,9 +5,11 @@
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
 import { EnvReader } from "../shared/env_reader.ts";
+import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
+import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
 
-/** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */
+/** Bounds on one `POST /v1/events` request; at each the request is refused (handler/README.md, "Limits"). */
 export interface HandlerLimits {
   bodyBytesMax: number;
   decodedBodyBytesMax: number;
@@ -18,6 +20,16 @@ export interface HandlerLimits {
   requestsInFlightMax: number;
   /** Seconds the body may stop arriving before the request is answered 408 BODY_READ_TIMEOUT (a stalled client). */
   bodyIdleTimeoutS: number;
+  /**
+   * Rows of one request the database may refuse (ROW_REFUSED lines) before the request is answered 413
+   * TOO_MANY_ROWS_REFUSED with nothing stored; bounds the work of finding them (handler/row_isolation.ts).
+   */
+  rowRefusalsMax: number;
+  /**
+   * Bytes all `POST /v1/events` requests in flight may hold together, charged BYTES_HELD_PER_DECODED_BYTE per decoded
+   * byte; beyond it a request is answered 503 OVER_MEMORY_BUDGET. At least that many times decodedBodyBytesMax.
+   */
+  requestsMemoryBytesMax: number;
 }
 
 /** Everything the handler reads from its environment, validated. */
@@ -65,7 +77,26 @@ export const HANDLER_DEFAULTS = {
   otelExportIntervalS: 60,
   requestsInFlightMax: 8,
   bodyIdleTimeoutS: 30,
+  rowRefusalsMax: ROW_REFUSALS_MAX_DEFAULT,
+  /**
+   * Sized for the Deployment's 512 MiB limit with the image's `--max-old-space-size=256` (deploy/handler/Dockerfile):
+   * the oldest request's most (4 × DECODED_BODY_BYTES_MAX, 64 MiB) and as much again for the others, half of the V8
+   * heap, which leaves V8 room to collect garbage and the process its runtime baseline inside the limit.
+   */
+  requestsMemoryBytesMax: 128 * 1024 * 1024,
 } as const;
+
+/**
+ * SHA-256 hex of every token published in this repository (the example Secrets under deploy/ and the READMEs),
+ * each with the file that publishes it. Anyone who read the repository can write with such a token, so a handler
+ * configured with one of these hashes refuses to start. tests/handler/published_tokens_test.ts derives this list
+ * from the repository's files, so it cannot fall behind them.
+ */
+export const PUBLISHED_TOKEN_HASHES: ReadonlyMap<string, string> = new Map([
+  ["93accecdcffb7a28a1c3b575d2d848410f0763cf6f701e6834fc6958a10362bd", "deploy/overlays/single-cluster"],
+  ["3ce6639afb86ddcee7ec4ed1c747a70cb41cccd59ff250f3971fa9e0d77ab366", "deploy/examples/multi-cluster/cluster-a"],
+  ["c7fe88c189f4cd6fdbcca03e3f8bfec99768bc2fe447015af3b9492c3dc7e59f", "deploy/examples/multi-cluster/cluster-b"],
+]);
 
 /** True when the environment names a database (DATABASE_URL or DB_HOST); `deno task dev` starts one otherwise. */
 export function isDatabaseConfigured(env: Env): boolean {
@@ -106,6 +137,10 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
         min: 0.01,
         max: 3600,
       }),
+      rowRefusalsMax: reader.integer("ROW_REFUSALS_MAX", HANDLER_DEFAULTS.rowRefusalsMax, { min: 1, max: 100_000 }),
+      requestsMemoryBytesMax: reader.integer("REQUESTS_MEMORY_BYTES_MAX", HANDLER_DEFAULTS.requestsMemoryBytesMax, {
+        min: 1,
+      }),
     },
     retentionDays: reader.integer("RETENTION_DAYS", HANDLER_DEFAULTS.retentionDays, { min: 0, max: 36500 }),
     shutdownDeadlineS: reader.number("SHUTDOWN_DEADLINE_S", HANDLER_DEFAULTS.shutdownDeadlineS, { min: 0 }),
@@ -114,6 +149,14 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
     otelExportIntervalS: reader.duration("OTEL_EXPORT_INTERVAL", HANDLER_DEFAULTS.otelExportIntervalS),
     hostname: env.HOSTNAME?.trim() || null,
   };
+  const { decodedBodyBytesMax, requestsMemoryBytesMax } = config.limits;
+  if (requestsMemoryBytesMax < BYTES_HELD_PER_DECODED_BYTE * decodedBodyBytesMax) {
+    problems.push(
+      `REQUESTS_MEMORY_BYTES_MAX: ${requestsMemoryBytesMax} is less than ${BYTES_HELD_PER_DECODED_BYTE} × ` +
+        `DECODED_BODY_BYTES_MAX (${BYTES_HELD_PER_DECODED_BYTE * decodedBodyBytesMax}), so a batch of the largest ` +
+        `decoded size could never be taken`,
+    );
+  }
   if (config.otelExportIntervalS <= 0 && env.OTEL_EXPORT_INTERVAL !== undefined) {
     problems.push("OTEL_EXPORT_INTERVAL: must be longer than 0");
   }
@@ -158,12 +201,16 @@ function readDatabaseUrl(env: Env, problems: string[]): string {
 function readTokenHashes(env: Env, problems: string[]): ClusterTokenHash[] {
   const hashes: ClusterTokenHash[] = [];
   const inline = env.CLUSTER_TOKEN_HASHES?.trim();
-  if (inline) hashes.push(...parseTokenHashes(inline, { source: "CLUSTER_TOKEN_HASHES", problems }));
+  if (inline) {
+    const source = "CLUSTER_TOKEN_HASHES";
+    hashes.push(...refusePublished(parseTokenHashes(inline, { source, problems }), { source, problems }));
+  }
   const path = env.CLUSTER_TOKEN_HASHES_FILE?.trim();
   if (path) {
     try {
       const text = Deno.readTextFileSync(path);
-      hashes.push(...parseTokenHashes(text, { source: `CLUSTER_TOKEN_HASHES_FILE (${path})`, problems }));
+      const source = `CLUSTER_TOKEN_HASHES_FILE (${path})`;
+      hashes.push(...refusePublished(parseTokenHashes(text, { source, problems }), { source, problems }));
     } catch (error) {
       problems.push(`CLUSTER_TOKEN_HASHES_FILE: cannot read "${path}": ${(error as Error).name}`);
     }
@@ -183,6 +230,22 @@ function readTokenHashes(env: Env, problems: string[]): ClusterTokenHash[] {
     }
   }
   return unique;
+}
+
+/** `entries` without the hashes of published tokens; one problem for each left out (naming its cluster). */
+function refusePublished(
+  entries: ClusterTokenHash[],
+  options: { source: string; problems: string[] },
+): ClusterTokenHash[] {
+  return entries.filter((entry) => {
+    const publisher = PUBLISHED_TOKEN_HASHES.get(entry.sha256Hex);
+    if (publisher === undefined) return true;
+    options.problems.push(
+      `${options.source}: the hash for cluster "${entry.cluster}" is that of the example token published in ` +
+        `${publisher}, with which anyone can write: make a new token (handler/README.md, "Making a token")`,
+    );
+    return false;
+  });
 }
 
 const SECRET_PARAM = /pass|secret|key|token/i;

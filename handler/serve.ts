@@ -10,6 +10,7 @@
  */
 import { createInFlight } from "./http/in_flight.ts";
 import { startRetention } from "./store/schema/retention.ts";
+import { toUnexpectedErrorResponse } from "./http/server.ts";
 import { prepareHandler } from "./start.ts";
 
 const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject(), { isWorker: true });
@@ -27,5 +28,14 @@ const stop = async () => {
 };
 for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => void stop());
 
-/** The fetch handler `deno serve` runs. */
-export default { fetch: (request: Request): Promise<Response> => inFlight.track(() => app.fetch(request)) };
+/**
+ * The fetch handler `deno serve` runs; `deno serve` takes no `onError`, so the last resort is here. `onListen` logs
+ * the address as a JSON line instead of the runtime's plain-text "Listening on" line on stderr.
+ */
+export default {
+  fetch: (request: Request): Promise<Response> =>
+    inFlight.track(() => app.fetch(request)).catch((error) => toUnexpectedErrorResponse(error, logger)),
+  onListen: (addr: Deno.Addr): void => {
+    logger.info("listening", addr.transport === "tcp" ? { hostname: addr.hostname, port: addr.port } : {});
+  },
+} satisfies Deno.ServeDefaultExport;

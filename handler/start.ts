@@ -8,6 +8,8 @@ import { type App, createApp } from "./http/app.ts";
 import { ConfigError, type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
 import { createHandlerMetrics } from "./metrics.ts";
 import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
+import { isBudgetWithinHeap } from "./http/memory_budget.ts";
+import v8 from "node:v8";
 
 /**
  * Longest time in seconds from SIGTERM to exit: requests in flight get `shutdownDeadlineS`, then the pool closes
@@ -65,6 +67,24 @@ export function toServiceInstanceId(
   return options.isWorker ? `${hostname}-${randomUuid().slice(0, 8)}` : hostname;
 }
 
+/**
+ * Logs warning MEMORY_BUDGET_OVER_HEAP when REQUESTS_MEMORY_BYTES_MAX is more than half of V8's heap limit: the
+ * process was started without a `--max-old-space-size` that fits the budget (the image's command has one).
+ */
+export function warnWhenBudgetPassesHeap(
+  config: HandlerConfig,
+  logger: Logger,
+  heapSizeLimitBytes = v8.getHeapStatistics().heap_size_limit,
+): void {
+  const { requestsMemoryBytesMax } = config.limits;
+  if (isBudgetWithinHeap(requestsMemoryBytesMax, heapSizeLimitBytes)) return;
+  logger.warn("memory budget is more than half of the V8 heap: raise --max-old-space-size", {
+    code: "MEMORY_BUDGET_OVER_HEAP",
+    requestsMemoryBytesMax,
+    heapSizeLimitBytes,
+  });
+}
+
 /** OTEL_EXPORT_INTERVAL (seconds, possibly fractional) as the whole milliseconds the SDK takes; at least 1. */
 export function toOtelExportIntervalMs(otelExportIntervalS: number): number {
   return Math.max(1, Math.round(otelExportIntervalS * 1000));
@@ -93,6 +113,7 @@ export async function prepareHandler(
   }
   const logger = createLogger({ isDebug: config.isDebug, write: options.write });
   logger.info("configuration", toLoggableConfig(config));
+  warnWhenBudgetPassesHeap(config, logger);
   let telemetry: Telemetry;
   try {
     telemetry = createTelemetry({

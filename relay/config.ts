@@ -10,7 +10,10 @@ import type { KubeConnection } from "./kube/kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */
 export interface RelayConfig {
-  /** CLUSTER_NAME; undefined means "detect from the kube-system namespace uid" (README, "Cluster name"). */
+  /**
+   * CLUSTER_NAME; undefined means "detect from the kube-system namespace uid" (relay/README.md, "Cluster name
+   * detection").
+   */
   clusterName: string | undefined;
   /** Namespaces to watch; empty means all. */
   namespaces: string[];

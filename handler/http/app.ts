@@ -6,13 +6,15 @@ import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH, type IngestResponse } from "../../shared/contract/protocol.ts";
 import type { LineError } from "../../shared/contract/line_error.ts";
 import type { HandlerConfig } from "../config.ts";
-import { FencedError, type Store, StoreUnavailableError } from "../store/store.ts";
+import { FencedError, RowRefusalsExceededError, type Store, StoreUnavailableError } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { createTokenAuthenticator } from "./token_auth.ts";
 import { readBatchHeaders } from "./batch_headers.ts";
-import { toDecodedBodyStream } from "./body_stream.ts";
+import { toDecodedBodyStream, toOverBudgetHttpError } from "./body_stream.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget, type MemoryReservation } from "./memory_budget.ts";
 import { readBodyEncoding } from "./content_headers.ts";
-import { readBatchStream } from "../ingest/batch_reader.ts";
+import { addRefusedRows, readBatchStream } from "../ingest/batch_reader.ts";
+import { readRequestPath } from "./request_path.ts";
 import { type AppObserver, type BatchOutcome, toRouteName } from "./app_observer.ts";
 
 /** What the app is built from; `observer` and `renderMetrics` are for the telemetry wiring. */
@@ -28,6 +30,8 @@ export interface AppDeps {
   observer?: AppObserver;
   /** Prometheus text for `GET /metrics`; without it that path is 404. */
   renderMetrics?: () => Promise<string>;
+  /** The memory budget of the requests in flight; built from `config.limits` when omitted (tests watch their own). */
+  memory?: MemoryBudget;
 }
 
 /** A fetch-style handler: never rejects, every failure is a response. */
@@ -53,8 +57,15 @@ export function createApp(deps: AppDeps): App {
   const auth = createTokenAuthenticator(config.tokenHashes);
 
   let ingestsInFlight = 0;
+  const memory = deps.memory ?? new MemoryBudget({
+    bytesMax: config.limits.requestsMemoryBytesMax,
+    requestBytesMax: BYTES_HELD_PER_DECODED_BYTE * config.limits.decodedBodyBytesMax,
+  });
 
-  /** Bounds the batches held in memory at once: each may hold up to DECODED_BODY_BYTES_MAX of decoded lines. */
+  /**
+   * Bounds the batches in progress, in number (REQUESTS_IN_FLIGHT_MAX) and in the memory they hold together
+   * (REQUESTS_MEMORY_BYTES_MAX): a request is charged as its body is decoded and released when it is answered.
+   */
   async function ingestBounded(request: Request): Promise<Response> {
     if (ingestsInFlight >= config.limits.requestsInFlightMax) {
       await request.body?.cancel();
@@ -64,15 +75,24 @@ export function createApp(deps: AppDeps): App {
         { headers: { "retry-after": String(BUSY_RETRY_AFTER_S) } },
       );
     }
+    if (memory.isExhausted) {
+      await request.body?.cancel();
+      throw toOverBudgetHttpError(
+        `Cannot take the batch: the ${ingestsInFlight} in progress use the memory budget ` +
+          `(REQUESTS_MEMORY_BYTES_MAX, ${memory.bytesMax} bytes); nothing was written; retry`,
+      );
+    }
     ingestsInFlight++;
+    const reservation = memory.open();
     try {
-      return await ingest(request);
+      return await ingest(request, reservation);
     } finally {
+      reservation.release();
       ingestsInFlight--;
     }
   }
 
-  async function ingest(request: Request): Promise<Response> {
+  async function ingest(request: Request, reservation: MemoryReservation): Promise<Response> {
     const started = now().getTime();
     const cluster = await auth.authenticate(request);
     const encoding = readBodyEncoding(request.headers);
@@ -86,10 +106,10 @@ export function createApp(deps: AppDeps): App {
         } is over ${config.limits.bodyBytesMax} bytes (BODY_BYTES_MAX)`,
       );
     }
-    const body = toDecodedBodyStream(request.body, { encoding, ...config.limits });
+    const body = toDecodedBodyStream(request.body, { encoding, ...config.limits, memory: reservation });
     // The store pulls the rows while the body is still arriving, so parsing overlaps the database's work; a body
     // that fails part-way throws out of writeBatch after the transaction was rolled back.
-    const batch = readBatchStream(body, { cluster, ...config.limits });
+    const batch = readBatchStream(body, { cluster, ...config.limits, requiredColumns: store.requiredColumns() });
     const outcome: BatchOutcome = {
       cluster,
       rows: batch.rows,
@@ -101,7 +121,15 @@ export function createApp(deps: AppDeps): App {
     let result;
     let isBodyRefused = false;
     try {
-      result = await store.writeBatch({ cluster, rows: batch.chunks, gaps: batch.gaps, resumeVersion, fence });
+      result = await store.writeBatch({
+        cluster,
+        rows: batch.chunks,
+        gaps: batch.gaps,
+        resumeVersion,
+        fence,
+        rowRefusalsMax: config.limits.rowRefusalsMax,
+      });
+      addRefusedRows(batch, result.refused ?? []);
     } catch (error) {
       // A refused body (framing, limits) is the client's error, answered like before any write began.
       isBodyRefused = error instanceof HttpError;
@@ -145,8 +173,7 @@ export function createApp(deps: AppDeps): App {
     return Response.json(await store.readCheckpoint(cluster));
   }
 
-  async function route(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
+  async function route(request: Request, path: string): Promise<Response> {
     const method = request.method;
     if (path === EVENTS_PATH) {
       allow(method, ["POST"]);
@@ -176,13 +203,13 @@ export function createApp(deps: AppDeps): App {
     throw notFound(path);
   }
 
-  function toErrorResponse(error: unknown, request: Request): Response {
+  function toErrorResponse(error: unknown, request: Request, path: string | null): Response {
     const httpError = toHttpError(error);
     // NOT_READY is the readiness answer, not a failure; the store logs why it is not ready.
     if (httpError.status >= 500 && httpError.code !== "NOT_READY") {
       logger.error("request failed", {
         method: request.method,
-        path: new URL(request.url).pathname,
+        path: path?.slice(0, 200) ?? null,
         status: httpError.status,
         code: httpError.code,
         error: describeError(error),
@@ -203,14 +230,17 @@ export function createApp(deps: AppDeps): App {
   return {
     async fetch(request) {
       const startedMs = clockMs();
+      // Read once: the error path and the metrics must not parse a URL the runtime built from a hostile Host again.
+      const path = readRequestPath(request);
       let response: Response;
       try {
-        response = await route(request);
+        if (path === null) throw invalidHost();
+        response = await route(request, path);
       } catch (error) {
-        response = toErrorResponse(error, request);
+        response = toErrorResponse(error, request, path);
       }
       const info = {
-        route: toRouteName(new URL(request.url).pathname),
+        route: path === null ? "other" as const : toRouteName(path),
         status: response.status,
         durationS: (clockMs() - startedMs) / 1000,
       };
@@ -228,6 +258,13 @@ export function toHttpError(error: unknown): HttpError {
       "FENCED",
       `Cannot write: a newer writer holds the lease for this cluster (holder "${error.newest.holder}", ` +
         `transitions ${error.newest.transitions}); nothing was written`,
+      { cause: error },
+    );
+  }
+  if (error instanceof RowRefusalsExceededError) {
+    return new HttpError(
+      "TOO_MANY_ROWS_REFUSED",
+      `${error.message}; nothing was written, send the batch in smaller parts`,
       { cause: error },
     );
   }
@@ -250,6 +287,11 @@ function allow(method: string, methods: string[]): void {
       headers: { allow: methods.join(", ") },
     });
   }
+}
+
+/** The refusal of a request whose Host header is not a host[:port] (RFC 9110 §7.2: 400). */
+function invalidHost(): HttpError {
+  return new HttpError("INVALID_HEADER", "Cannot route the request: the Host header is not a valid host[:port]");
 }
 
 function notFound(path: string): HttpError {

@@ -3,6 +3,7 @@
  * in small steps, and decoded bytes are counted too, so neither a large body nor a gzip bomb is ever held whole.
  */
 import { HttpError } from "./http_error.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, type MemoryReservation, OverBudgetError } from "./memory_budget.ts";
 
 /** How a body is encoded on the wire. */
 export type BodyEncoding = "gzip" | "identity";
@@ -16,6 +17,22 @@ export interface DecodedBodyOptions {
   decodedBodyBytesMax: number;
   /** Seconds a read may wait for the client's next bytes; past this the stream fails with BODY_READ_TIMEOUT. */
   bodyIdleTimeoutS: number;
+  /**
+   * Charged BYTES_HELD_PER_DECODED_BYTE for each decoded byte as it comes out; when a charge does not fit, the stream
+   * fails with OVER_MEMORY_BUDGET. Without it nothing is charged.
+   */
+  memory?: MemoryReservation;
+}
+
+/** Seconds a client refused with OVER_MEMORY_BUDGET is asked to wait (Retry-After): requests end within seconds. */
+export const OVER_BUDGET_RETRY_AFTER_S = 1;
+
+/** The refusal of a request for the memory it would hold (503 OVER_MEMORY_BUDGET, with Retry-After). */
+export function toOverBudgetHttpError(message: string, options?: ErrorOptions): HttpError {
+  return new HttpError("OVER_MEMORY_BUDGET", message, {
+    ...options,
+    headers: { "retry-after": String(OVER_BUDGET_RETRY_AFTER_S) },
+  });
 }
 
 /**
@@ -26,8 +43,9 @@ const INFLATE_STEP_BYTES = 8 * 1024;
 
 /**
  * Returns the decoded body; an empty body decodes to nothing in either encoding. The stream fails with an HttpError:
- * BODY_TOO_LARGE, DECODED_BODY_TOO_LARGE, INVALID_GZIP (corrupt, truncated or trailing data), BODY_READ_FAILED (the
- * client went away mid-body) or BODY_READ_TIMEOUT (the client stopped sending without going away).
+ * BODY_TOO_LARGE, DECODED_BODY_TOO_LARGE, INVALID_GZIP (corrupt, truncated or trailing data), BODY_MALFORMED (invalid
+ * HTTP/1.1 chunked framing), BODY_READ_FAILED (the client went away mid-body) or BODY_READ_TIMEOUT (the client stopped
+ * sending without going away).
  */
 export function toDecodedBodyStream(
   body: ReadableStream<Uint8Array> | null,
@@ -43,31 +61,86 @@ export function toDecodedBodyStream(
   );
   const decoded = options.encoding === "gzip" ? inflate(compressed) : compressed;
   return decoded.pipeThrough(
-    capBytes(options.decodedBodyBytesMax, () =>
-      new HttpError(
-        "DECODED_BODY_TOO_LARGE",
-        `Cannot accept the body: it decodes to more than ${options.decodedBodyBytesMax} bytes (DECODED_BODY_BYTES_MAX)`,
-      )),
+    capBytes(
+      options.decodedBodyBytesMax,
+      () =>
+        new HttpError(
+          "DECODED_BODY_TOO_LARGE",
+          `Cannot accept the body: it decodes to more than ${options.decodedBodyBytesMax} bytes (DECODED_BODY_BYTES_MAX)`,
+        ),
+      options.memory,
+    ),
   );
 }
 
-function capBytes(max: number, toError: (total: number) => HttpError): TransformStream<Uint8Array, Uint8Array> {
+/** Counts bytes against `max`; with `memory`, charges them (after the cap, so a charge never passes the cap). */
+function capBytes(
+  max: number,
+  toError: (total: number) => HttpError,
+  memory?: MemoryReservation,
+): TransformStream<Uint8Array, Uint8Array> {
   let total = 0;
   return new TransformStream({
     transform(chunk, controller) {
       total += chunk.byteLength;
       if (total > max) throw toError(total);
+      if (memory !== undefined) chargeMemory(memory, chunk.byteLength);
       controller.enqueue(chunk);
     },
   });
 }
 
+function chargeMemory(memory: MemoryReservation, decodedBytes: number): void {
+  try {
+    memory.charge(decodedBytes * BYTES_HELD_PER_DECODED_BYTE);
+  } catch (error) {
+    if (!(error instanceof OverBudgetError)) throw error;
+    throw toOverBudgetHttpError(
+      "Cannot hold the rest of the body: the batches in flight use the memory budget (REQUESTS_MEMORY_BYTES_MAX); " +
+        "nothing was written; retry",
+      { cause: error },
+    );
+  }
+}
+
 /**
- * Errors of the body itself become BODY_READ_FAILED, told apart from decoding errors. It is a 503, not a 400:
- * either the client went away (it sees a network error and retries) or the server cut the body while stopping,
- * and then the relay must retry the batch rather than drop it as a bad request. A client that keeps the connection
- * open but stops sending gets BODY_READ_TIMEOUT after `idleTimeoutS`, so it cannot hold a request slot and a
- * database transaction for ever. Only waits for the client count: while the consumer is busy, nothing is read.
+ * The message prefix of the error Deno 2.9's HTTP/1 server fails a request body's read with when the client's framing
+ * is invalid (a chunk size that is not hex, a chunk not followed by CRLF, a malformed trailer): a plain `Error`, for
+ * instance "invalid HTTP/1 request: Invalid". A client that goes away mid-body gives `Deno.errors.BadResource` instead.
+ */
+export const FRAMING_ERROR_PREFIX = "invalid HTTP/1 request";
+
+/** True for a body read error that is the client's malformed HTTP/1 framing (see FRAMING_ERROR_PREFIX). */
+export function isBodyFramingError(error: unknown): boolean {
+  return error instanceof Error && error.constructor === Error && error.message.startsWith(FRAMING_ERROR_PREFIX);
+}
+
+/**
+ * The HttpError a failed read of the body becomes. Malformed framing is the client's error: 400 BODY_MALFORMED, so
+ * it is not retried as it is. Anything else is BODY_READ_FAILED, a 503, not a 400: either the client went away (it
+ * sees a network error and retries; the answer reaches nobody) or the server cut the body while stopping, and then the
+ * relay must retry the batch rather than drop it as a bad request. An error this code does not know stays a 503 too:
+ * a 400 would make the relay drop a batch that a retry may store.
+ */
+function toBodyReadError(error: unknown): HttpError {
+  if (isBodyFramingError(error)) {
+    return new HttpError(
+      "BODY_MALFORMED",
+      "Cannot read the request body: its HTTP/1.1 chunked framing is invalid; nothing was written",
+      { cause: error },
+    );
+  }
+  return new HttpError("BODY_READ_FAILED", "Cannot read the request body: it ended abruptly; nothing was written", {
+    cause: error,
+    headers: { "retry-after": "1" },
+  });
+}
+
+/**
+ * Errors of the body itself become BODY_MALFORMED or BODY_READ_FAILED (toBodyReadError), told apart from decoding
+ * errors. A client that keeps the connection open but stops sending gets BODY_READ_TIMEOUT after `idleTimeoutS`, so
+ * it cannot hold a request slot and a database transaction for ever. Only waits for the client count: while the
+ * consumer is busy, nothing is read.
  */
 function tagReadErrors(body: ReadableStream<Uint8Array>, idleTimeoutS: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
@@ -79,12 +152,7 @@ function tagReadErrors(body: ReadableStream<Uint8Array>, idleTimeoutS: number): 
       try {
         result = await Promise.race([reader.read(), idle]);
       } catch (error) {
-        controller.error(
-          new HttpError("BODY_READ_FAILED", "Cannot read the request body: it ended abruptly; nothing was written", {
-            cause: error,
-            headers: { "retry-after": "1" },
-          }),
-        );
+        controller.error(toBodyReadError(error));
         return;
       } finally {
         clearTimeout(timer);

@@ -3,7 +3,7 @@
  */
 import { type Problem, PROBLEM_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
 
-/** Every problem code the handler answers, with its HTTP status and title. The README lists them all. */
+/** Every problem code the handler answers, with its HTTP status and title. handler/README.md lists them all. */
 export const PROBLEM_CODES = {
   MISSING_TOKEN: { status: 401, title: "Missing bearer token" },
   INVALID_TOKEN: { status: 401, title: "Invalid bearer token" },
@@ -12,16 +12,19 @@ export const PROBLEM_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   INVALID_HEADER: { status: 400, title: "Invalid request header" },
   INVALID_GZIP: { status: 400, title: "Invalid gzip body" },
+  BODY_MALFORMED: { status: 400, title: "Malformed request body framing" },
   BODY_READ_TIMEOUT: { status: 408, title: "Request body too slow" },
   FENCED: { status: 409, title: "Writer fenced" },
   BODY_TOO_LARGE: { status: 413, title: "Request body too large" },
   DECODED_BODY_TOO_LARGE: { status: 413, title: "Decoded request body too large" },
   TOO_MANY_RECORDS: { status: 413, title: "Too many records" },
+  TOO_MANY_ROWS_REFUSED: { status: 413, title: "Too many rows refused by the database" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: "Unsupported media type" },
   UNSUPPORTED_ENCODING: { status: 415, title: "Unsupported content encoding" },
   TOO_MANY_REQUESTS: { status: 429, title: "Too many requests in flight" },
   INTERNAL_ERROR: { status: 500, title: "Internal error" },
   BODY_READ_FAILED: { status: 503, title: "Request body could not be read" },
+  OVER_MEMORY_BUDGET: { status: 503, title: "Memory budget in use" },
   DATABASE_UNAVAILABLE: { status: 503, title: "Database unavailable" },
   NOT_READY: { status: 503, title: "Not ready" },
   SHUTTING_DOWN: { status: 503, title: "Shutting down" },

@@ -7,9 +7,10 @@
  * the bodies of HTTP/1.1 requests still being read unreadable at once (denoland/deno#36809), which would refuse
  * a batch that was half uploaded. The listener is closed only once no request is in flight.
  */
-import type { Logger } from "../../shared/telemetry/log.ts";
-import type { App } from "./app.ts";
+import { describeError, type Logger } from "../../shared/telemetry/log.ts";
+import { type App, toHttpError } from "./app.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
+import { readRequestPath } from "./request_path.ts";
 import { createInFlight } from "./in_flight.ts";
 
 /** What to serve, where, and how shutdown is triggered and bounded. */
@@ -47,6 +48,16 @@ export function toShuttingDownResponse(): Response {
   );
 }
 
+/**
+ * The last-resort answer when serving a request threw although `App.fetch` never rejects: an INTERNAL_ERROR problem,
+ * logged as one JSON line, instead of the runtime's plain-text 500 and a stack trace on stderr.
+ */
+export function toUnexpectedErrorResponse(error: unknown, logger: Logger): Response {
+  const httpError = toHttpError(error);
+  logger.error("request failed outside the app", { code: httpError.code, error: describeError(error) });
+  return toProblemResponse(httpError);
+}
+
 /** Serves `app` with `Deno.serve` until `signal` aborts. */
 export function serveApp(options: ServeAppOptions): ServingApp {
   const { logger } = options;
@@ -56,9 +67,10 @@ export function serveApp(options: ServeAppOptions): ServingApp {
     port: options.port,
     hostname: options.hostname ?? "0.0.0.0",
     onListen: () => {},
+    onError: (error) => toUnexpectedErrorResponse(error, logger),
   }, async (request) => {
     // While draining, liveness still answers (the process is fine); everything else, readiness included, is 503.
-    if (isDraining && new URL(request.url).pathname !== "/livez") {
+    if (isDraining && readRequestPath(request) !== "/livez") {
       await request.body?.cancel();
       return toShuttingDownResponse();
     }

@@ -3,18 +3,26 @@
  * sender's cluster, minified and mapped, or rejected with a line code. Rows come out in chunks while the body is
  * still arriving, so the store can write one chunk while the next is parsed.
  */
-import type { EventRow } from "../../shared/contract/event_row.ts";
-import { toEventRow } from "../../shared/contract/event_row.ts";
+import {
+  type EventRow,
+  findMissingColumn,
+  NULLABLE_COLUMN_SOURCES,
+  type NullableColumn,
+  toEventRow,
+} from "../../shared/contract/event_row.ts";
 import type { LineError } from "../../shared/contract/line_error.ts";
 import { type NdjsonLine, NdjsonLineSplitter } from "../../shared/contract/ndjson.ts";
 import { parseRecordLine } from "../../shared/contract/record_parser.ts";
 import type { GapRecord } from "../../shared/contract/records.ts";
 import { HttpError } from "../http/http_error.ts";
 import { toMinifiedEvent } from "./minify.ts";
+import type { RefusedRow } from "../store/store.ts";
 
 /** The valid content of one request and the lines refused. */
 export interface ReadBatch {
   rows: EventRow[];
+  /** The line each row of `rows` came from, at the same index. */
+  lines: number[];
   gaps: GapRecord[];
   rejected: LineError[];
 }
@@ -31,6 +39,11 @@ export interface BatchStream extends ReadBatch {
 export interface ReadBatchOptions {
   /** The cluster of the sender's token; lines of any other cluster are rejected with CLUSTER_MISMATCH. */
   cluster: string;
+  /**
+   * Columns the events table requires although a row may leave them null (`Store.requiredColumns`): an event
+   * lacking what one is mapped from is rejected with MISSING_FIELD. None when omitted.
+   */
+  requiredColumns?: ReadonlySet<NullableColumn>;
   lineBytesMax: number;
   recordsMax: number;
   jsonDepthMax: number;
@@ -49,8 +62,9 @@ const CHUNK_RAW_CHARS_MIN = 128 * 1024;
  * stream throws; the caller must then store nothing of the batch. Stopping the iteration early cancels the body.
  */
 export function readBatchStream(body: ReadableStream<Uint8Array>, options: ReadBatchOptions): BatchStream {
-  const batch: BatchStream = { rows: [], gaps: [], rejected: [], chunks: readChunks() };
+  const batch: BatchStream = { rows: [], lines: [], gaps: [], rejected: [], chunks: readChunks() };
   const chunkRawCharsMin = options.chunkRawCharsMin ?? CHUNK_RAW_CHARS_MIN;
+  const requiredColumns = options.requiredColumns ?? new Set();
 
   async function* readChunks(): AsyncGenerator<EventRow[]> {
     let records = 0;
@@ -88,7 +102,13 @@ export function readBatchStream(body: ReadableStream<Uint8Array>, options: ReadB
         } else {
           const raw = JSON.stringify(toMinifiedEvent(parsed.record, parsed.view));
           const row = toEventRow(parsed.record, parsed.view, raw);
+          const missing = findMissingColumn(row, requiredColumns);
+          if (missing !== undefined) {
+            batch.rejected.push(toMissingColumnError(item.line, missing));
+            continue;
+          }
           batch.rows.push(row);
+          batch.lines.push(item.line);
           chunk.push(row);
           chunkChars += raw.length;
         }
@@ -109,4 +129,33 @@ export function readBatchStream(body: ReadableStream<Uint8Array>, options: ReadB
   }
 
   return batch;
+}
+
+function toMissingColumnError(line: number, column: NullableColumn): LineError {
+  return {
+    line,
+    code: "MISSING_FIELD",
+    message: `Cannot store line ${line}: field ${NULLABLE_COLUMN_SOURCES[column].field} is missing or empty, ` +
+      `and column ${column} of k8s_events is NOT NULL`,
+  };
+}
+
+/**
+ * Adds the rows the database refused to `batch.rejected` as ROW_REFUSED lines (a row's repeats too, each with its
+ * own line), keeping `rejected` in line order. `refused` holds rows of `batch.rows`, by identity.
+ */
+export function addRefusedRows(batch: ReadBatch, refused: readonly RefusedRow[]): void {
+  if (refused.length === 0) return;
+  const reasons = new Map(refused.map(({ row, reason }) => [row, reason]));
+  batch.rows.forEach((row, index) => {
+    const reason = reasons.get(row);
+    const line = batch.lines[index];
+    if (reason === undefined || line === undefined) return;
+    batch.rejected.push({
+      line,
+      code: "ROW_REFUSED",
+      message: `Cannot store line ${line}: the database refused the row (${reason})`,
+    });
+  });
+  batch.rejected.sort((a, b) => a.line - b.line);
 }

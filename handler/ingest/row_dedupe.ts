@@ -8,8 +8,16 @@ import type { EventRow } from "../../shared/contract/event_row.ts";
 export class RowDeduper {
   /** resourceVersions seen per globalUid: one string for the common single version, a set once there are more. */
   #seen = new Map<string, string | Set<string>>();
-  /** Rows dropped so far because an earlier row of the batch had the same key. */
-  repeats = 0;
+  /**
+   * Rows dropped so far because an earlier row of the batch had the same key, in order: references only, kept so
+   * that repeats of a row the database refuses can be refused with it.
+   */
+  readonly repeated: EventRow[] = [];
+
+  /** How many rows were dropped as repeats so far. */
+  get repeats(): number {
+    return this.repeated.length;
+  }
 
   /** The rows of `rows` not seen before in this batch, first occurrence kept, in order. */
   add(rows: readonly EventRow[]): EventRow[] {
@@ -22,13 +30,13 @@ export class RowDeduper {
         this.#seen.set(globalUid, resourceVersion);
       } else if (typeof seen === "string") {
         if (seen === resourceVersion) {
-          this.repeats++;
+          this.repeated.push(row);
           continue;
         }
         this.#seen.set(globalUid, new Set([seen, resourceVersion]));
       } else {
         if (seen.has(resourceVersion)) {
-          this.repeats++;
+          this.repeated.push(row);
           continue;
         }
         seen.add(resourceVersion);
@@ -39,9 +47,12 @@ export class RowDeduper {
   }
 }
 
-/** The rows with later repeats of the same (globalUid, resourceVersion) removed, first occurrence kept in order. */
-export function dedupeRows(rows: readonly EventRow[]): { rows: EventRow[]; repeats: number } {
+/**
+ * The rows with later repeats of the same (globalUid, resourceVersion) removed, first occurrence kept in order, and
+ * the repeats removed, in order.
+ */
+export function dedupeRows(rows: readonly EventRow[]): { rows: EventRow[]; repeated: EventRow[] } {
   const deduper = new RowDeduper();
   const unique = deduper.add(rows);
-  return { rows: unique, repeats: deduper.repeats };
+  return { rows: unique, repeated: deduper.repeated };
 }

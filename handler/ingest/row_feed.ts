@@ -1,6 +1,8 @@
 /**
  * The rows of one streamed batch as the store pulls them: deduplicated across chunks, and kept, so that a write
- * that has to start over (a stored row met by the direct COPY, a day without a partition) can replay them.
+ * that has to start over (a stored row met by the direct COPY, a day without a partition) can replay them, and row
+ * isolation can send parts of them again. `rows` is the one place a batch's rows are held for that: whatever bounds
+ * the memory of a request bounds it.
  */
 import type { EventRow } from "../../shared/contract/event_row.ts";
 import { RowDeduper } from "./row_dedupe.ts";
@@ -23,6 +25,11 @@ export class RowFeed {
   /** Rows dropped so far as repeats within the batch. */
   get repeats(): number {
     return this.#deduper.repeats;
+  }
+
+  /** The rows dropped so far as repeats within the batch, in order. */
+  get repeated(): readonly EventRow[] {
+    return this.#deduper.repeated;
   }
 
   /** True once the source has ended, so `rows` holds the whole batch. */

@@ -7,7 +7,7 @@
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { ConnectionClosedError, toDatabaseErrorCode } from "./database_errors.ts";
 import type { SqlValue } from "./schema/sql_runner.ts";
-import type { WriteConnection, WriteDatabase, WriteSession } from "./write_session.ts";
+import type { SavepointOptions, WriteConnection, WriteDatabase, WriteSession } from "./write_session.ts";
 
 /** What the pool is built from. */
 export interface ConnectionPoolOptions {
@@ -63,16 +63,19 @@ class TransactionSession implements WriteSession {
     return this.#connection.copyFrom(text);
   }
 
-  async savepoint<T>(body: (session: WriteSession) => Promise<T>): Promise<T> {
+  async savepoint<T>(body: (session: WriteSession) => Promise<T>, options: SavepointOptions = {}): Promise<T> {
     const name = `ingester_s${this.#savepoints++}`;
     await this.execute(`savepoint ${name}`);
+    let result: T;
     try {
-      return await body(this);
+      result = await body(this);
     } catch (error) {
       // On a closed connection the server rolled everything back already; the caller sees the original error.
       if (this.#connection.isOpen) await this.execute(`rollback to savepoint ${name}`);
       throw error;
     }
+    if (options.isReleased) await this.execute(`release savepoint ${name}`);
+    return result;
   }
 }
 

@@ -70,3 +70,87 @@ export const PARTITION_OVERLAP_SQLSTATE = "42P17";
 export function toDatabaseErrorCode(error: unknown): string | undefined {
   return codeOf(error);
 }
+
+/** SQLSTATE of a unique violation: in the direct COPY, a row of the batch is stored already. */
+export const UNIQUE_VIOLATION_SQLSTATE = "23505";
+
+/** SQLSTATE of "current transaction is aborted": a statement sent after one that failed, not a cause of its own. */
+export const IN_FAILED_TRANSACTION_SQLSTATE = "25P02";
+
+/**
+ * SQLSTATE classes of failures caused by the values of a row: data exceptions (22: a value the column type refuses,
+ * too long for a `varchar(n)`, out of range), integrity violations (23: not-null, check, foreign key, unique) and
+ * PL/pgSQL errors (P0: `RAISE EXCEPTION` or `ASSERT` in a trigger of an adopted table).
+ */
+const ROW_REFUSAL_SQLSTATE_CLASSES = ["22", "23", "P0"];
+
+/** Single SQLSTATEs a row's values can cause: 54000 program_limit_exceeded (an index entry or a row too large). */
+const ROW_REFUSAL_SQLSTATES = new Set(["54000"]);
+
+/**
+ * True when the database refused a statement because of the values of one of the rows it wrote, so that the same
+ * rows fail again on every retry, and the rows without the refused one succeed: SQLSTATE classes 22, 23 and P0, and
+ * 54000. A check violation (23514) without a constraint name is not one: it is PostgreSQL's "no partition of
+ * relation found for row" or a partition constraint, which mean a partition vanished (NO_PARTITION_SQLSTATE).
+ */
+export function isRowRefusalError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === undefined || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  if (code === NO_PARTITION_SQLSTATE && fieldOf(error, "constraint_name") === undefined) return false;
+  return ROW_REFUSAL_SQLSTATE_CLASSES.includes(code.slice(0, 2)) || ROW_REFUSAL_SQLSTATES.has(code);
+}
+
+/** Condition names of the SQLSTATEs a refused row most often gets, for messages an operator reads. */
+const CONDITION_NAMES: Record<string, string> = {
+  "22001": "string_data_right_truncation",
+  "22003": "numeric_value_out_of_range",
+  "22007": "invalid_datetime_format",
+  "22008": "datetime_field_overflow",
+  "22012": "division_by_zero",
+  "22021": "character_not_in_repertoire",
+  "22023": "invalid_parameter_value",
+  "22P02": "invalid_text_representation",
+  "22P05": "untranslatable_character",
+  "23502": "not_null_violation",
+  "23503": "foreign_key_violation",
+  "23505": "unique_violation",
+  "23514": "check_violation",
+  "23P01": "exclusion_violation",
+  "54000": "program_limit_exceeded",
+  "P0001": "raise_exception",
+  "P0004": "assert_failure",
+};
+
+/**
+ * The innermost context line of an error raised in PL/pgSQL names its function: `PL/pgSQL function reject_poison()
+ * line 3 at RAISE`. Anchored at the start: later context lines (`COPY k8s_events, line 3: "..."`) quote row values.
+ */
+const PLPGSQL_FUNCTION = /^PL\/pgSQL function ([A-Za-z0-9_."$]{1,130})\(/;
+
+/**
+ * Why the database refused a row, for the rejected line's message: the SQLSTATE with its condition name, then the
+ * constraint, column and data type the error names and the PL/pgSQL function that raised it, e.g. `SQLSTATE 23502
+ * not_null_violation, column "event_type"`. Built only from the error's code and schema identifiers, never from its
+ * message or detail, which quote the row's values.
+ */
+export function toRowRefusalReason(error: unknown): string {
+  const code = codeOf(error) ?? "unknown";
+  const parts = [`SQLSTATE ${code}${CONDITION_NAMES[code] ? ` ${CONDITION_NAMES[code]}` : ""}`];
+  const constraint = fieldOf(error, "constraint_name");
+  if (constraint !== undefined) parts.push(`constraint "${constraint}"`);
+  const column = fieldOf(error, "column_name");
+  if (column !== undefined) parts.push(`column "${column}"`);
+  const dataType = fieldOf(error, "data_type_name");
+  if (dataType !== undefined) parts.push(`type "${dataType}"`);
+  const where = fieldOf(error, "where");
+  const fn = where === undefined ? undefined : PLPGSQL_FUNCTION.exec(where)?.[1];
+  if (fn !== undefined) parts.push(`raised in function ${fn}`);
+  return parts.join(", ");
+}
+
+/** A string field of a database error (`constraint_name`, `column_name`, `where`, ...), cut to an identifier's size. */
+function fieldOf(error: unknown, name: string): string | undefined {
+  if (typeof error !== "object" || error === null || !(name in error)) return undefined;
+  const value = (error as Record<string, unknown>)[name];
+  return typeof value === "string" && value !== "" ? value.slice(0, name === "where" ? 2000 : 128) : undefined;
+}

@@ -18,6 +18,8 @@ import { createConnectionPool } from "./connection_pool.ts";
 import { createNoDelaySocket, type SocketTarget } from "./no_delay_socket.ts";
 import { dropPartitionsBefore, parsePartitionDay } from "./schema/partitions.ts";
 import { applyMigrations } from "./schema/migrations.ts";
+import { readRequiredColumns } from "./schema/required_columns.ts";
+import type { NullableColumn } from "../../shared/contract/event_row.ts";
 import type { SqlRunner, SqlValue } from "./schema/sql_runner.ts";
 import { readCheckpoint as readClusterCheckpoint } from "./cluster_state.ts";
 import { ConnectionClosedError, isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
@@ -172,9 +174,28 @@ class PostgresConnection implements WriteConnection {
     return (await this.#send(query, async () => await query)).count;
   }
 
+  /**
+   * Starts the COPY. When the server refuses the data after the stream ended, postgres.js rejects the query (whose
+   * promise already resolved with the stream) and leaves the stream waiting for ever; that error is passed to the
+   * stream here, so its completion fails with the database's own error (a row's not-null or check violation) instead
+   * of only the next statement failing with "current transaction is aborted".
+   */
   copyFrom(text: string): Promise<Writable> {
     const query = this.#sql.unsafe(text);
-    return this.#send(query, () => query.writable());
+    const internals = query as unknown as QueryInternals;
+    const reject = internals.reject;
+    let writable: Writable | undefined;
+    internals.reject = (error) => {
+      // Emitted, not destroy(): postgres.js's destroy writes a CopyFail to a socket that may be gone by now. A stream
+      // still in use was destroyed with the error by postgres.js itself; the one waiting after end() was not.
+      if (writable !== undefined && !writable.destroyed && writable.listenerCount("error") > 0) {
+        const stream = writable;
+        writable = undefined;
+        stream.emit("error", error);
+      }
+      reject(error);
+    };
+    return this.#send(query, async () => (writable = await query.writable()));
   }
 
   async close(options: { timeoutS: number }): Promise<void> {
@@ -210,6 +231,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   });
   const reader: SqlRunner = { query: (text, params) => readPool.query(text, params) };
   const writer = createBatchWriter({ database: pool, schema, logger });
+  let requiredColumns: ReadonlySet<NullableColumn> = new Set();
 
   function unavailable(what: string, error: unknown): StoreUnavailableError {
     const code = toDatabaseErrorCode(error) ?? "UNKNOWN";
@@ -238,7 +260,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   async function migrate(): Promise<void> {
     try {
       const applied = await pool.begin((session) => applyMigrations(session, { schema, logger }));
-      logger.info("schema ready", { schema, applied: applied.join(",") });
+      const required = await readRequiredColumns(reader, { schema });
+      requiredColumns = new Set(required);
+      logger.info("schema ready", { schema, applied: applied.join(","), requiredColumns: required.join(",") });
     } catch (error) {
       if (isTransientDatabaseError(error)) throw unavailable("migrate the schema", error);
       throw error;
@@ -263,6 +287,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return {
     writeBatch,
     readCheckpoint,
+    requiredColumns: () => requiredColumns,
     isReady: () => isDatabaseReady(reader, { schema, timeoutS: options.connectTimeoutS, logger }),
     waitUntilReachable: (waitOptions) => waitUntilDatabaseReachable(reader, { ...waitOptions, logger }),
     migrate,

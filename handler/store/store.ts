@@ -2,7 +2,7 @@
  * What the handler needs from storage. The PostgreSQL adapter (`postgres_store.ts`) is the only implementation;
  * the HTTP layer depends on this interface alone.
  */
-import type { EventRow } from "../../shared/contract/event_row.ts";
+import type { EventRow, NullableColumn } from "../../shared/contract/event_row.ts";
 import type { GapRecord } from "../../shared/contract/records.ts";
 import type { CheckpointResponse, Fence } from "../../shared/contract/protocol.ts";
 
@@ -23,6 +23,22 @@ export interface BatchWrite {
   resumeVersion: string | null;
   /** Checked against the newest fence seen for the cluster before anything is written; null skips the check. */
   fence: Fence | null;
+  /**
+   * Rows the database may refuse before the batch is refused whole with RowRefusalsExceededError
+   * (ROW_REFUSALS_MAX); ROW_REFUSALS_MAX_DEFAULT when omitted.
+   */
+  rowRefusalsMax?: number;
+}
+
+/**
+ * A row the database refused (a constraint, a trigger, a value its column type cannot hold): it is not stored, the
+ * rest of its batch is. Repeats of it within the batch are refused with it.
+ */
+export interface RefusedRow {
+  /** The row as given in the batch (the same object), so the caller can tell which line it came from. */
+  row: EventRow;
+  /** Why, from the error's SQLSTATE and schema names only, never the row's values (`toRowRefusalReason`). */
+  reason: string;
 }
 
 export interface BatchResult {
@@ -31,6 +47,8 @@ export interface BatchResult {
   /** Rows that were already stored or repeated within the batch. */
   duplicates: number;
   gapsInserted: number;
+  /** Rows the database refused, in batch order; present only when there are some. */
+  refused?: RefusedRow[];
 }
 
 /** The batch came from a writer older than the newest one seen for its cluster. */
@@ -41,6 +59,14 @@ export class FencedError extends Error {
   }
 }
 
+/**
+ * The database refused more rows of the batch than its `rowRefusalsMax`: nothing was written. Smaller batches with
+ * the same rows are stored, with the refused rows listed.
+ */
+export class RowRefusalsExceededError extends Error {
+  override name = "RowRefusalsExceededError";
+}
+
 /** The database could not be reached or failed transiently; nothing was written, the caller may retry. */
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
@@ -48,10 +74,16 @@ export class StoreUnavailableError extends Error {
 
 export interface Store {
   /**
-   * Writes the batch atomically. Throws FencedError, StoreUnavailableError or what the `rows` iterable throws;
-   * writes nothing when it throws.
+   * Writes the batch atomically, except for the rows the database refuses, which are listed in the result. Throws
+   * FencedError, StoreUnavailableError, RowRefusalsExceededError or what the `rows` iterable throws; writes nothing
+   * when it throws.
    */
   writeBatch(batch: BatchWrite): Promise<BatchResult>;
+  /**
+   * The columns a row may leave null that the events table nevertheless requires (NOT NULL in an adopted table),
+   * as found by the last migration; rows missing one are to be rejected before they are written. Empty before.
+   */
+  requiredColumns(): ReadonlySet<NullableColumn>;
   readCheckpoint(cluster: string): Promise<CheckpointResponse>;
   /** True when the database answers and the schema is in place. Never throws. */
   isReady(): Promise<boolean>;

@@ -15,13 +15,22 @@ export interface WriteStatements extends SqlRunner {
   copyFrom(text: string): Promise<Writable>;
 }
 
+/** How a savepoint ends when its body succeeds. */
+export interface SavepointOptions {
+  /**
+   * Release it (its work joins the enclosing transaction) rather than leave it open until the transaction ends, so
+   * that many savepoints in a row do not nest ever deeper; costs one more statement.
+   */
+  isReleased?: boolean;
+}
+
 /** One open transaction (or a savepoint inside one). Statements are sent as soon as a method is called. */
 export interface WriteSession extends WriteStatements {
   /**
    * Runs `body` inside a savepoint: when it throws, the transaction rolls back to the savepoint, stays usable, and
    * the error is rethrown.
    */
-  savepoint<T>(body: (session: WriteSession) => Promise<T>): Promise<T>;
+  savepoint<T>(body: (session: WriteSession) => Promise<T>, options?: SavepointOptions): Promise<T>;
 }
 
 /** The database as the write path sees it: a source of transactions. */

@@ -26,6 +26,39 @@ export interface EventRow {
   resourceVersion: string;
 }
 
+/**
+ * The `k8s_events` columns a row leaves null when its event lacks what they are mapped from (below, toEventRow), with
+ * the row field and the record field each comes from. An adopted table may declare some of them NOT NULL; those
+ * fields are then required of every event (handler/README.md, "Using an existing schema").
+ */
+export const NULLABLE_COLUMN_SOURCES = {
+  namespace: { key: "namespace", field: "event.metadata.namespace (else event.involvedObject.namespace)" },
+  resource_kind: { key: "resourceKind", field: "event.involvedObject.kind" },
+  resource_name: { key: "resourceName", field: "event.involvedObject.name" },
+  involved_object_uid: { key: "involvedObjectUid", field: "event.involvedObject.uid" },
+  event_type: { key: "eventType", field: "event.type" },
+  reason: { key: "reason", field: "event.reason" },
+  message: { key: "message", field: "event.message (event.note)" },
+  composition_id: { key: "compositionId", field: "enrichment.compositionId (a UUID)" },
+} as const satisfies Record<string, { key: keyof EventRow; field: string }>;
+
+/** A column of `k8s_events` that a row may leave null. */
+export type NullableColumn = keyof typeof NULLABLE_COLUMN_SOURCES;
+
+/** True for the name of a column a row may leave null. */
+export function isNullableColumn(name: string): name is NullableColumn {
+  return Object.hasOwn(NULLABLE_COLUMN_SOURCES, name);
+}
+
+/** The first of the `required` columns (in NULLABLE_COLUMN_SOURCES order) the row leaves null; undefined if none. */
+export function findMissingColumn(row: EventRow, required: ReadonlySet<NullableColumn>): NullableColumn | undefined {
+  if (required.size === 0) return undefined;
+  for (const [column, source] of Object.entries(NULLABLE_COLUMN_SOURCES)) {
+    if (row[source.key] === null && required.has(column as NullableColumn)) return column as NullableColumn;
+  }
+  return undefined;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for the textual form of a UUID, the only composition ids the `uuid` column can hold. */

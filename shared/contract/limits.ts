@@ -1,12 +1,15 @@
 /**
- * Default bounds both sides agree on. Each is configurable (README, "Limits"); the relay sizes its batches below
- * the handler's request limits so that a full batch is never refused.
+ * Default bounds both sides agree on. Each is configurable (handler/README.md and relay/README.md); the relay sizes its
+ * batches below the handler's request limits so that a full batch is never refused.
  */
 export const DEFAULT_LIMITS = {
   /** Compressed request body, as it arrives on the socket. */
   bodyBytesMax: 8 * 1024 * 1024,
-  /** Request body after gzip decoding; a gzip bomb is cut off here. */
-  decodedBodyBytesMax: 64 * 1024 * 1024,
+  /**
+   * Request body after gzip decoding; a gzip bomb is cut off here. The handler keeps a request's rows until its commit,
+   * up to 4 bytes per decoded byte (`handler/memory_budget.ts`), so this also sizes the most one request can hold.
+   */
+  decodedBodyBytesMax: 16 * 1024 * 1024,
   /** One NDJSON line, without its line end. */
   lineBytesMax: 1024 * 1024,
   /** Records (non-blank lines) in one request. */

@@ -1,5 +1,5 @@
 /**
- * Stable codes for a rejected NDJSON line. The handler answers them in `rejected[].code`; the README lists them.
+ * Stable codes for a rejected NDJSON line. The handler answers them in `rejected[].code`; handler/README.md lists them.
  */
 export const LINE_ERROR_CODES = [
   "INVALID_UTF8",
@@ -17,6 +17,7 @@ export const LINE_ERROR_CODES = [
   "INVALID_UNICODE",
   "NUMBER_OUT_OF_RANGE",
   "CLUSTER_MISMATCH",
+  "ROW_REFUSED",
 ] as const;
 
 export type LineErrorCode = typeof LINE_ERROR_CODES[number];

@@ -84,7 +84,7 @@ export const KEY_FIELD_LENGTH_MAX = 253;
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  return typeof value === "string" ? "a string" : `a ${typeof value}`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /**
@@ -159,6 +159,8 @@ function parseEvent(record: Record<string, unknown>, line: number, text: string)
   if (typeof event !== "object" || event === null || Array.isArray(event)) {
     return fail(line, "INVALID_FIELD", `Cannot read line ${line}: field "event" is ${describe(event)}, not an object`);
   }
+  const identity = checkEventIdentity(event as Record<string, unknown>, line);
+  if (identity) return identity;
   const view = toEventView(event as Record<string, unknown>);
   if (view === undefined) {
     return fail(
@@ -244,6 +246,38 @@ function readExactNumbers(record: EventRecord, line: number, text: string): Pars
     );
   }
   return { ok: true, record, view };
+}
+
+/**
+ * The event's identity fields: `metadata` must be an object and `metadata.uid` and `metadata.resourceVersion`
+ * strings. Absent, null or empty (how Kubernetes writes "not set") is MISSING_FIELD; any other type INVALID_FIELD.
+ */
+function checkEventIdentity(event: Record<string, unknown>, line: number): ParsedLine | undefined {
+  const metadata = event.metadata;
+  if (metadata === undefined || metadata === null) {
+    return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "event.metadata" is missing`);
+  }
+  if (typeof metadata !== "object" || Array.isArray(metadata)) {
+    return fail(
+      line,
+      "INVALID_FIELD",
+      `Cannot read line ${line}: field "event.metadata" is ${describe(metadata)}, not an object`,
+    );
+  }
+  for (const field of ["uid", "resourceVersion"] as const) {
+    const value = (metadata as Record<string, unknown>)[field];
+    if (value === undefined || value === null || value === "") {
+      return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "event.metadata.${field}" is missing`);
+    }
+    if (typeof value !== "string") {
+      return fail(
+        line,
+        "INVALID_FIELD",
+        `Cannot read line ${line}: field "event.metadata.${field}" is ${describe(value)}, not a string`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Every timestamp field of either Event shape; a value that is not a string must not silently count as unset. */

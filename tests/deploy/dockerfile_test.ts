@@ -21,8 +21,9 @@ function ciDenoVersion(): string {
 const EXPECTED = {
   handler: {
     port: HANDLER_DEFAULTS.port,
+    excluded: ["handler/tail/", "handler/dev/"],
     flags: [
-      "--v8-flags=--max-semi-space-size=2",
+      "--v8-flags=--max-old-space-size=256,--max-semi-space-size=2",
       "--allow-net",
       "--allow-env",
       "--allow-read=/var/run/secrets/events-ingester",
@@ -30,6 +31,7 @@ const EXPECTED = {
   },
   relay: {
     port: RELAY_DEFAULTS.healthPort,
+    excluded: ["relay/simulator/"],
     flags: [
       "--v8-flags=--max-old-space-size=64,--max-semi-space-size=2",
       "--allow-net",
@@ -49,12 +51,12 @@ for (const component of ["handler", "relay"] as const) {
     assert.equal(dockerfile.env.DENO_DIR, "/deno-dir");
   });
 
-  Deno.test(`${path} caches dependencies from the lock before it copies the code, and copies only ${component}/ and shared/`, () => {
+  Deno.test(`${path} caches its own dependencies before it copies the code, and copies only ${component}/ and shared/`, () => {
     const steps = parseDockerfile(Deno.readTextFileSync(`${REPO_ROOT}${path}`)).instructions
       .filter((i) => i.keyword === "COPY" || i.keyword === "RUN")
       .map((i) => `${i.keyword} ${i.args}`);
     assert.deepEqual(steps, [
-      "COPY deno.json deno.lock ./",
+      `COPY deploy/${component}/deno.json deploy/${component}/deno.lock ./`,
       "RUN deno install --frozen",
       "COPY shared/ shared/",
       `COPY ${component}/ ${component}/`,
@@ -78,24 +80,6 @@ for (const component of ["handler", "relay"] as const) {
     assert.ok(Deno.statSync(`${REPO_ROOT}${component}/main.ts`).isFile);
   });
 
-  Deno.test(`${component}/main.ts imports only files the image copies (${component}/ and shared/)`, async () => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", `${component}/main.ts`],
-      cwd: REPO_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(output.success, new TextDecoder().decode(output.stderr));
-    const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as { modules: { specifier: string }[] };
-    const root = new URL(`file://${REPO_ROOT}`).href;
-    const folders = new Set(
-      graph.modules.filter((m) => m.specifier.startsWith(root)).map((m) =>
-        m.specifier.slice(root.length).split("/")[0]
-      ),
-    );
-    assert.deepEqual([...folders].sort(), [component, "shared"].sort());
-  });
-
   Deno.test({
     name: `deploy/ runs the ${component} image as its user 1993`,
     ignore: KUBECTL === null,
@@ -108,17 +92,18 @@ for (const component of ["handler", "relay"] as const) {
     },
   });
 
-  Deno.test(`${path}.dockerignore sends only deno.json, deno.lock, shared/ and ${component}/ to the build`, () => {
+  Deno.test(`${path}.dockerignore sends only the image's deno.json and lock, shared/ and what ${component}/main.ts runs`, () => {
     const lines = Deno.readTextFileSync(`${REPO_ROOT}${path}.dockerignore`).split("\n").filter((l) =>
       l && !l.startsWith("#")
     );
     assert.deepEqual(lines, [
       "*",
-      "!deno.json",
-      "!deno.lock",
+      `!deploy/${component}/deno.json`,
+      `!deploy/${component}/deno.lock`,
       "!shared/",
       `!${component}/`,
-      `${component}/**/*_test.ts`,
+      ...EXPECTED[component].excluded,
+      "**/*_test.ts",
     ]);
   });
 }

@@ -6,10 +6,20 @@
 import assert from "node:assert/strict";
 import { loadHandlerConfig } from "../../handler/config.ts";
 import { toStopBoundS } from "../../handler/start.ts";
-import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
+import { parseTokenHashes, toTokenHashHex } from "../../handler/http/token_hashes.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
 import { OTLP_ENV_NAMES } from "../../shared/telemetry/telemetry.ts";
-import { findObject, KUBECTL, type KubeObject, listInstallable, renderKustomization } from "./render.ts";
+import {
+  findObject,
+  KUBECTL,
+  type KubeObject,
+  listInstallable,
+  parseManifests,
+  renderKustomization,
+  REPO_ROOT,
+} from "./render.ts";
+import { renderInstall } from "./secret_step.ts";
+import { spawnDeno, stopChild } from "../support/subprocess.ts";
 import { findComponent, materializeMounts, readData, resolveEnv, resolvePort, type Workload } from "./workloads.ts";
 import { recordReads } from "../support/env_reads.ts";
 
@@ -29,9 +39,9 @@ function podEnv(objects: KubeObject[], workload: Workload, rootDir: string) {
   return { container, env, sources };
 }
 
-/** The installable kustomizations rendered once; empty when kubectl is missing. */
+/** The installable kustomizations rendered once with their Secret step; empty when kubectl is missing. */
 const RENDERS: [string, KubeObject[]][] = KUBECTL === null ? [] : await Promise.all(
-  listInstallable().map(async (dir) => [dir, await renderKustomization(KUBECTL!, dir)] as [string, KubeObject[]]),
+  listInstallable().map(async (dir) => [dir, (await renderInstall(KUBECTL!, dir)).objects] as [string, KubeObject[]]),
 );
 
 function hasComponent(objects: KubeObject[], component: string): boolean {
@@ -102,20 +112,8 @@ for (const [dir, objects] of RENDERS.filter(([, objects]) => hasComponent(object
   });
 }
 
-/** `cluster -> sha256 hex of its relay token` for the relays of `dirs`. */
-async function relayTokenHashes(dirs: string[]): Promise<Record<string, string>> {
-  const hashes: Record<string, string> = {};
-  for (const dir of dirs) {
-    const objects = await renderKustomization(KUBECTL!, dir);
-    const env = resolveEnv(objects, findComponent(objects, "relay").pod.containers[0]!).values;
-    hashes[env.CLUSTER_NAME!] = await toTokenHashHex(readData(objects, "Secret", "events-ingester-relay-token").token!);
-  }
-  return hashes;
-}
-
-/** `cluster -> sha256 hex` as the handler of `dir` accepts them, read by the real loader. */
-async function handlerTokenHashes(dir: string): Promise<Record<string, string>> {
-  const objects = await renderKustomization(KUBECTL!, dir);
+/** `cluster -> sha256 hex` as the handler of `objects` accepts them, read by the real loader. */
+async function handlerTokenHashes(objects: KubeObject[]): Promise<Record<string, string>> {
   const rootDir = await Deno.makeTempDir({ prefix: "deploy-env-" });
   try {
     const { env } = podEnv(objects, findComponent(objects, "handler"), rootDir);
@@ -127,24 +125,89 @@ async function handlerTokenHashes(dir: string): Promise<Record<string, string>> 
 }
 
 Deno.test({
-  name: "deploy/overlays/single-cluster: the handler accepts the example relay token for the relay's cluster",
+  name: "deploy/overlays/single-cluster: the handler accepts the relay's token made by the Secret step",
   ignore,
   fn: async () => {
-    const dir = "deploy/overlays/single-cluster";
-    assert.deepEqual(await handlerTokenHashes(dir), await relayTokenHashes([dir]));
+    const { objects, token } = await renderInstall(KUBECTL!, "deploy/overlays/single-cluster");
+    const relayEnv = resolveEnv(objects, findComponent(objects, "relay").pod.containers[0]!).values;
+    assert.equal(readData(objects, "Secret", "events-ingester-relay-token").token, token);
+    assert.deepEqual(await handlerTokenHashes(objects), { [relayEnv.CLUSTER_NAME!]: await toTokenHashHex(token!) });
   },
 });
 
 Deno.test({
-  name: "deploy/examples/multi-cluster: the hosted handler accepts the example token of each cluster's relay",
+  name:
+    "deploy/examples/multi-cluster: each relay's example token is the hosted handler's example line for its cluster",
   ignore,
   fn: async () => {
-    const hosted = await handlerTokenHashes("deploy/examples/multi-cluster/hosted-handler");
-    const relays = await relayTokenHashes([
-      "deploy/examples/multi-cluster/cluster-a",
-      "deploy/examples/multi-cluster/cluster-b",
-    ]);
+    const dir = "deploy/examples/multi-cluster";
+    const hostedExample = parseManifests(
+      Deno.readTextFileSync(`${REPO_ROOT}${dir}/hosted-handler/secrets.example.yaml`),
+    );
+    const problems: string[] = [];
+    const lines = parseTokenHashes(readData(hostedExample, "Secret", "events-ingester-token-hashes").hashes!, {
+      source: "example",
+      problems,
+    });
+    const relays: Record<string, string> = {};
+    for (const cluster of ["cluster-a", "cluster-b"]) {
+      const example = parseManifests(Deno.readTextFileSync(`${REPO_ROOT}${dir}/${cluster}/secrets.example.yaml`));
+      const objects = await renderKustomization(KUBECTL!, `${dir}/${cluster}`);
+      const env = resolveEnv(objects, findComponent(objects, "relay").pod.containers[0]!).values;
+      relays[env.CLUSTER_NAME!] = await toTokenHashHex(
+        readData(example, "Secret", "events-ingester-relay-token").token!,
+      );
+    }
+    assert.deepEqual(problems, []);
     assert.deepEqual(Object.keys(relays), ["cluster-a", "cluster-b"]);
-    assert.deepEqual(hosted, relays);
+    assert.deepEqual(Object.fromEntries(lines.map((line) => [line.cluster, line.sha256Hex])), relays);
   },
 });
+
+Deno.test({
+  name: "deploy/examples/multi-cluster/hosted-handler: the handler accepts one hash line per cluster, none shared",
+  ignore,
+  fn: async () => {
+    const { objects } = await renderInstall(KUBECTL!, "deploy/examples/multi-cluster/hosted-handler", {
+      clusters: ["cluster-a", "cluster-b"],
+    });
+    const hashes = await handlerTokenHashes(objects);
+    assert.deepEqual(Object.keys(hashes), ["cluster-a", "cluster-b"]);
+    assert.notEqual(hashes["cluster-a"], hashes["cluster-b"]);
+  },
+});
+
+for (const dir of ["deploy/overlays/single-cluster", "deploy/examples/multi-cluster/hosted-handler"]) {
+  Deno.test({
+    name: `${dir}: handler/main.ts refuses the example Secret's published token hash and exits 2`,
+    ignore,
+    fn: async () => {
+      const objects = [
+        ...await renderKustomization(KUBECTL!, dir),
+        ...parseManifests(Deno.readTextFileSync(`${REPO_ROOT}${dir}/secrets.example.yaml`)),
+      ];
+      const rootDir = await Deno.makeTempDir({ prefix: "deploy-env-" });
+      try {
+        const { env } = podEnv(objects, findComponent(objects, "handler"), rootDir);
+        const child = spawnDeno(["run", "-A", "handler/main.ts"], env);
+        await child.status;
+        const output = await stopChild(child);
+        assert.equal(output.code, 2, output.stderr);
+        const problems = output.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) =>
+          JSON.parse(line)
+        )
+          .filter((line) => line.msg === "invalid configuration").map((line) => String(line.problem));
+        const lines = readData(objects, "Secret", "events-ingester-token-hashes").hashes!.trim().split("\n");
+        assert.equal(problems.length, lines.length, output.stdout);
+        for (const problem of problems) {
+          assert.match(
+            problem,
+            /^CLUSTER_TOKEN_HASHES_FILE \(.*\/hashes\): the hash for cluster "[^"]+" is that of the example token published in deploy\//,
+          );
+        }
+      } finally {
+        await Deno.remove(rootDir, { recursive: true });
+      }
+    },
+  });
+}

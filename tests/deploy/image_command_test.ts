@@ -1,32 +1,37 @@
 /**
- * The images' commands work: handler/main.ts and relay/main.ts run with exactly the `deno run` permissions of their
- * Dockerfiles and the environment and Secrets of deploy/overlays/single-cluster, against a real PostgreSQL and the
- * Kubernetes API simulator. Events flow into the database, every probe in the manifests answers 200, the handler's
- * and the relay's Prometheus scrape targets (their pod annotations) answer, and their OTLP pushes (OTEL_ENABLED)
- * reach a receiver.
+ * The images work: each image's /app is built from its Dockerfile's own steps (tests/deploy/image_build.ts: the
+ * COPY steps with the Dockerfile.dockerignore context, the RUN steps with the local deno), and handler/main.ts and
+ * relay/main.ts run there with exactly the image's `deno run` command, `--cached-only` included, and the
+ * environment of deploy/overlays/single-cluster with the Secrets of its Secret step, against a real PostgreSQL and
+ * the Kubernetes API simulator. Events flow into the database, every probe in the manifests answers 200, the
+ * handler's and the relay's Prometheus scrape targets (their pod annotations) answer, and their OTLP pushes
+ * (OTEL_ENABLED) reach a receiver.
  *
  * What differs from a pod, and why: the database URL and schema are the test's; ports are 0 (the processes say which
  * they took); `/var/run/secrets/...` lives below a temporary directory; the relay reaches the simulator through a
- * kubeconfig (it has no service account), which its read permission is widened to; `--cached-only` is dropped
- * because the image's build step, which fills the cache, does not run here.
+ * kubeconfig (it has no service account), which its read permission is widened to; DENO_DIR is the test's cache,
+ * which the build steps filled.
  */
 import assert from "node:assert/strict";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { withTestSchema } from "../support/database.ts";
 import { parseDockerfile } from "./dockerfile.ts";
+import { buildImageDir } from "./image_build.ts";
 import { type LogProcess, readLogField, startLogProcess } from "./log_process.ts";
-import { KUBECTL, renderKustomization, REPO_ROOT } from "./render.ts";
+import { KUBECTL, REPO_ROOT } from "./render.ts";
+import { renderInstall } from "./secret_step.ts";
 import { findComponent, materializeMounts, type Probe, resolveEnv, resolvePort, type Workload } from "./workloads.ts";
 import type { KubeObject } from "./render.ts";
 
 const OVERLAY = "deploy/overlays/single-cluster";
 const DB_VARIABLES = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_PARAMS", "DB_USER", "DB_PASS"];
 
-/** The image's `deno run` arguments, moved below `rootDir` and without --cached-only. */
+/** The image's `deno run` arguments, with the paths it may read moved below `rootDir`. */
 function imageArgs(component: string, rootDir: string, extraReadPaths: string[] = []): string[] {
   const { command } = parseDockerfile(Deno.readTextFileSync(`${REPO_ROOT}deploy/${component}/Dockerfile`));
   assert.equal(command[0], "deno");
-  return command.slice(1).filter((arg) => arg !== "--cached-only").map((arg) => {
+  assert.ok(command.includes("--cached-only"));
+  return command.slice(1).map((arg) => {
     const read = /^--allow-read=(.*)$/.exec(arg);
     if (!read) return arg;
     const paths = read[1]!.split(",").map((path) => `${rootDir}${path}`);
@@ -94,10 +99,13 @@ Deno.test({
   name: "deploy/ image commands: handler and relay run with their Dockerfile permissions and the overlay's config",
   ignore: KUBECTL === null,
   fn: async () => {
-    const objects = await renderKustomization(KUBECTL!, OVERLAY);
+    // The overlay plus the Secrets of the README's Secret step (fresh token): the examples are refused by design.
+    const { objects } = await renderInstall(KUBECTL!, OVERLAY);
     const handler = findComponent(objects, "handler");
     const relay = findComponent(objects, "relay");
     const rootDir = await Deno.makeTempDir({ prefix: "deploy-image-" });
+    const handlerApp = await buildImageDir("handler", `${rootDir}/image-handler/app`);
+    const relayApp = await buildImageDir("relay", `${rootDir}/image-relay/app`);
     const simulator = await startSimulator();
     const signal = AbortSignal.timeout(60_000);
     const processes: LogProcess[] = [];
@@ -129,7 +137,7 @@ Deno.test({
             PORT: "0",
             ...otlpEnv,
           },
-          cwd: REPO_ROOT,
+          cwd: handlerApp,
         });
         processes.push(handlerProcess);
         const handlerPort = await handlerProcess.waitFor(
@@ -151,7 +159,7 @@ Deno.test({
             POD_NAME: "events-ingester-relay-test",
             POD_NAMESPACE: relay.object.metadata.namespace!,
           },
-          cwd: REPO_ROOT,
+          cwd: relayApp,
         });
         processes.push(relayProcess);
         const healthPort = await relayProcess.waitFor(

@@ -6,6 +6,8 @@
  * 2. The API types of `@kubernetes/client-node`: the object is decoded into them and encoded back; a field that
  *    does not survive is not part of the API (a misspelt or misplaced field, which the OpenAPI schemas allow and
  *    the API server would drop or refuse).
+ *
+ * CloudNativePG's Cluster and Pooler are checked structurally instead (cnpg_schema.ts).
  */
 import * as k8s from "@kubernetes/client-node";
 import * as yaml from "js-yaml";
@@ -29,6 +31,7 @@ import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import type { KubeObject } from "./render.ts";
+import { findCnpgProblems } from "./cnpg_schema.ts";
 
 interface Validatable {
   validate(): void;
@@ -68,6 +71,8 @@ interface SchemaErrorDetail {
  */
 export function findSchemaProblems(object: KubeObject): string[] {
   const label = `${object.kind}/${object.metadata?.name ?? "(no name)"}`;
+  const cnpgProblems = findCnpgProblems(object);
+  if (cnpgProblems !== null) return cnpgProblems;
   const Model = MODELS.get(`${object.apiVersion}/${object.kind}`);
   if (!Model) return [`${label}: ${object.apiVersion} ${object.kind} is not a kind deploy/ is validated for`];
   const problems: string[] = [];

@@ -13,14 +13,17 @@ import {
   listKustomizations,
   renderKustomization,
 } from "./render.ts";
-import { allContainers, findComponent, listWorkloads, readData } from "./workloads.ts";
+import { allContainers, findComponent, listWorkloads, readData, resolveEnv } from "./workloads.ts";
+import { HANDLER_DEFAULTS } from "../../handler/config.ts";
+import { listOperatorSecrets, renderInstall, SECRET_NAMES } from "./secret_step.ts";
 
 const ignore = KUBECTL === null;
 
-Deno.test("deploy/ holds the bases, overlays and the multi-cluster example", () => {
+Deno.test("deploy/ holds the bases, overlays, the multi-cluster and the CloudNativePG examples", () => {
   const expected = [
     "deploy/base/handler",
     "deploy/base/relay",
+    "deploy/examples/cloudnativepg",
     "deploy/examples/multi-cluster/cluster-a",
     "deploy/examples/multi-cluster/cluster-b",
     "deploy/examples/multi-cluster/hosted-handler",
@@ -114,7 +117,20 @@ for (const dir of listInstallable()) {
     name: `${dir}: every ServiceAccount, Secret, ConfigMap, Service and role referred to is part of the install`,
     ignore,
     fn: async () => {
-      assert.deepEqual(findDanglingReferences(await renderKustomization(KUBECTL!, dir)), []);
+      assert.deepEqual(findDanglingReferences((await renderInstall(KUBECTL!, dir)).objects), []);
+    },
+  });
+
+  Deno.test({
+    name: `${dir}: applies no Secret (the Secret step makes them; the examples are never applied)`,
+    ignore,
+    fn: async () => {
+      const objects = await renderKustomization(KUBECTL!, dir);
+      assert.deepEqual(objects.filter((o) => o.kind === "Secret").map((o) => o.metadata.name), []);
+      const secretNames = findDanglingReferences(objects).filter((ref) => ref.includes("-> Secret/"))
+        .map((ref) => ref.replace(/^.* -> Secret\/(\S+).*$/, "$1"));
+      const known: string[] = [...Object.values(SECRET_NAMES), ...listOperatorSecrets(objects)];
+      assert.deepEqual(secretNames.filter((name) => !known.includes(name)), []);
     },
   });
 
@@ -173,6 +189,9 @@ Deno.test({
     assert.deepEqual([hpa.minReplicas, hpa.maxReplicas], [2, 10]);
     const pdb = findObject(objects, "PodDisruptionBudget", "events-ingester-handler").spec as Record<string, number>;
     assert.equal(pdb.minAvailable, 1);
+    // The retention is written where it is changed, at the handler's own default.
+    const settings = resolveEnv(objects, { ...handler.pod.containers[0]!, env: [] }).values;
+    assert.equal(settings.RETENTION_DAYS, String(HANDLER_DEFAULTS.retentionDays));
   },
 });
 

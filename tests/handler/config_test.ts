@@ -1,4 +1,5 @@
-import { toServiceInstanceId, toStopBoundS } from "../../handler/start.ts";
+import { toServiceInstanceId, toStopBoundS, warnWhenBudgetPassesHeap } from "../../handler/start.ts";
+import { createLogger } from "../../shared/telemetry/log.ts";
 import assert from "node:assert/strict";
 import {
   ConfigError,
@@ -6,10 +7,12 @@ import {
   type HandlerConfig,
   isDatabaseConfigured,
   loadHandlerConfig,
+  PUBLISHED_TOKEN_HASHES,
   redactDatabaseUrl,
   toLoggableConfig,
 } from "../../handler/config.ts";
 import { parseDurationS } from "../../shared/duration.ts";
+import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
 
 const HASH_A = "a".repeat(64);
 const HASH_B = "B".repeat(64);
@@ -38,12 +41,14 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
     tokenHashes: [{ cluster: "cluster-a", sha256Hex: HASH_A }],
     limits: {
       bodyBytesMax: 8388608,
-      decodedBodyBytesMax: 67108864,
+      decodedBodyBytesMax: 16777216,
       lineBytesMax: 1048576,
       recordsMax: 10000,
       jsonDepthMax: 32,
       requestsInFlightMax: 8,
       bodyIdleTimeoutS: 30,
+      rowRefusalsMax: 100,
+      requestsMemoryBytesMax: 134217728,
     },
     retentionDays: 30,
     shutdownDeadlineS: 25,
@@ -70,6 +75,8 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     JSON_DEPTH_MAX: "5",
     REQUESTS_IN_FLIGHT_MAX: "2",
     BODY_IDLE_TIMEOUT_S: "2.5",
+    ROW_REFUSALS_MAX: "3",
+    REQUESTS_MEMORY_BYTES_MAX: "800",
     RETENTION_DAYS: "0",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
@@ -89,6 +96,8 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     jsonDepthMax: 5,
     requestsInFlightMax: 2,
     bodyIdleTimeoutS: 2.5,
+    rowRefusalsMax: 3,
+    requestsMemoryBytesMax: 800,
   });
   assert.deepEqual(
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
@@ -145,6 +154,15 @@ Deno.test("loadHandlerConfig reports every problem at once, without secret value
   );
 });
 
+Deno.test("loadHandlerConfig refuses a ROW_REFUSALS_MAX outside 1-100000", () => {
+  for (const value of ["0", "100001", "-1", "1.5", "many"]) {
+    assert.deepEqual(problemsOf({ ...MINIMAL, ROW_REFUSALS_MAX: value }), [
+      `ROW_REFUSALS_MAX: "${value}" is not a whole number from 1 to 100000`,
+    ]);
+  }
+  assert.equal(loadHandlerConfig({ ...MINIMAL, ROW_REFUSALS_MAX: "100000" }).limits.rowRefusalsMax, 100_000);
+});
+
 Deno.test("loadHandlerConfig requires a database and at least one token source", () => {
   assert.deepEqual(problemsOf({}), [
     "DATABASE_URL: is unset, and so are DB_HOST, DB_USER and DB_NAME: name the database",
@@ -159,6 +177,15 @@ Deno.test("loadHandlerConfig refuses DATABASE_URL together with DB_HOST, and a U
   assert.deepEqual(problemsOf({ ...MINIMAL, DATABASE_URL: "mysql://root:secret@db/x" }), [
     "DATABASE_URL: is not a postgres:// or postgresql:// URL (value not shown, it may hold a password)",
   ]);
+});
+
+Deno.test("loadHandlerConfig refuses a REQUESTS_MEMORY_BYTES_MAX that cannot hold one batch of DECODED_BODY_BYTES_MAX", () => {
+  assert.deepEqual(problemsOf({ ...MINIMAL, DECODED_BODY_BYTES_MAX: "1000", REQUESTS_MEMORY_BYTES_MAX: "3999" }), [
+    "REQUESTS_MEMORY_BYTES_MAX: 3999 is less than 4 × DECODED_BODY_BYTES_MAX (4000), so a batch of the largest " +
+    "decoded size could never be taken",
+  ]);
+  const config = loadHandlerConfig({ ...MINIMAL, DECODED_BODY_BYTES_MAX: "1000", REQUESTS_MEMORY_BYTES_MAX: "4000" });
+  assert.equal(config.limits.requestsMemoryBytesMax, 4000);
 });
 
 Deno.test("loadHandlerConfig refuses one token hash given to two clusters", () => {
@@ -187,6 +214,38 @@ Deno.test("loadHandlerConfig reports an unreadable CLUSTER_TOKEN_HASHES_FILE", (
   assert.deepEqual(problemsOf({ ...rest, CLUSTER_TOKEN_HASHES_FILE: "/nonexistent/hashes" }), [
     'CLUSTER_TOKEN_HASHES_FILE: cannot read "/nonexistent/hashes": NotFound',
   ]);
+});
+
+Deno.test("loadHandlerConfig refuses the hash of a published example token, inline and from the file", async () => {
+  // The example relay token of deploy/overlays/single-cluster, hashed here, not copied from the list.
+  const exampleHash = await toTokenHashHex("example-relay-token-change-me");
+  const path = await Deno.makeTempFile({ suffix: ".hashes" });
+  try {
+    await Deno.writeTextFile(path, `cluster-b=${HASH_B}\nmy-cluster=${exampleHash.toUpperCase()}\n`);
+    assert.deepEqual(
+      problemsOf({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `c=${exampleHash}`, CLUSTER_TOKEN_HASHES_FILE: path }),
+      [
+        'CLUSTER_TOKEN_HASHES: the hash for cluster "c" is that of the example token published in ' +
+        "deploy/overlays/single-cluster, with which anyone can write: make a new token " +
+        '(handler/README.md, "Making a token")',
+        `CLUSTER_TOKEN_HASHES_FILE (${path}): the hash for cluster "my-cluster" is that of the example token ` +
+        "published in deploy/overlays/single-cluster, with which anyone can write: make a new token " +
+        '(handler/README.md, "Making a token")',
+      ],
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("loadHandlerConfig refuses every hash of PUBLISHED_TOKEN_HASHES and accepts the one next to it", () => {
+  for (const hash of PUBLISHED_TOKEN_HASHES.keys()) {
+    assert.equal(problemsOf({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `x=${hash}` }).length, 1);
+    const next = hash.slice(0, -1) + (hash.endsWith("0") ? "1" : "0");
+    assert.deepEqual(loadHandlerConfig({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `x=${next}` }).tokenHashes, [
+      { cluster: "x", sha256Hex: next },
+    ]);
+  }
 });
 
 Deno.test("isDatabaseConfigured is true for DATABASE_URL or DB_HOST only", () => {
@@ -241,4 +300,21 @@ Deno.test("toServiceInstanceId is HOSTNAME, suffixed for a deno serve worker, el
 Deno.test("toStopBoundS adds the bounded pool close and last OTLP push to the shutdown deadline", () => {
   assert.equal(toStopBoundS(HANDLER_DEFAULTS.shutdownDeadlineS), 28);
   assert.equal(toStopBoundS(0), 3);
+});
+
+Deno.test("warnWhenBudgetPassesHeap warns MEMORY_BUDGET_OVER_HEAP when the budget is more than half of the V8 heap", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ isDebug: false, write: (line) => lines.push(line), now: () => new Date(0) });
+  const config = loadHandlerConfig(MINIMAL);
+  warnWhenBudgetPassesHeap(config, logger, 2 * 134217728);
+  assert.deepEqual(lines, []);
+  warnWhenBudgetPassesHeap(config, logger, 2 * 134217728 - 1);
+  assert.deepEqual(lines.map((line) => JSON.parse(line)), [{
+    time: "1970-01-01T00:00:00.000Z",
+    level: "warn",
+    msg: "memory budget is more than half of the V8 heap: raise --max-old-space-size",
+    code: "MEMORY_BUDGET_OVER_HEAP",
+    requestsMemoryBytesMax: 134217728,
+    heapSizeLimitBytes: 268435455,
+  }]);
 });

@@ -6,6 +6,7 @@ import type { Writable } from "node:stream";
 import { once } from "node:events";
 import type { EventRow } from "../../../shared/contract/event_row.ts";
 import { toCopyChunks } from "./copy_encoding.ts";
+import { IN_FAILED_TRANSACTION_SQLSTATE, toDatabaseErrorCode } from "../database_errors.ts";
 
 /** Rows are written in chunks of about this many UTF-16 code units. */
 const COPY_CHUNK_BYTES_MIN = 256 * 1024;
@@ -89,4 +90,24 @@ export async function startCopy(
   const copy = await openCopy(openWritable);
   await copy.write(rows);
   return await copy.end();
+}
+
+/**
+ * Waits for an ended COPY's completion (`finished`, from `CopyStream.end`) and the statement pipelined after it
+ * (`next`); returns what `next` returns. When the server refused the COPY's data, `next` fails only with "current
+ * transaction is aborted" and may report first; the COPY's own error (which names the constraint a row broke) is
+ * thrown instead, once it arrives within a macrotask.
+ */
+export async function settleCopy<T>(finished: Promise<void>, next: Promise<T>): Promise<T> {
+  try {
+    const [, value] = await Promise.all([finished, next]);
+    return value;
+  } catch (error) {
+    if (toDatabaseErrorCode(error) !== IN_FAILED_TRANSACTION_SQLSTATE) throw error;
+    const copyError = await Promise.race([
+      finished.then(() => undefined, (failure: unknown) => failure),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 0)),
+    ]);
+    throw copyError ?? error;
+  }
 }

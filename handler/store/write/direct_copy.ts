@@ -1,12 +1,13 @@
 /**
  * The fast path for batches of new rows: COPY straight into the partitioned `k8s_events` inside a savepoint (the
  * table's trigger announces each row with NOTIFY). A batch holding a row already stored fails there with a unique
- * violation; the caller then takes the deduplicating path (`staging_insert.ts`) with the rows pulled so far.
+ * violation, and one holding a row the table refuses with that refusal; the caller then takes the deduplicating path
+ * (`staging_insert.ts`, with row isolation) with the rows pulled so far.
  */
 import type { EventRow } from "../../../shared/contract/event_row.ts";
 import { COPY_COLUMNS } from "./copy_encoding.ts";
-import { openCopy } from "./copy_writer.ts";
-import { isTransientDatabaseError } from "../database_errors.ts";
+import { openCopy, settleCopy } from "./copy_writer.ts";
+import { isTransientDatabaseError, toDatabaseErrorCode, UNIQUE_VIOLATION_SQLSTATE } from "../database_errors.ts";
 import { type KnownPartitions, PartitionsNeededError } from "../schema/known_partitions.ts";
 import { EVENTS_TABLE } from "../schema/partitions.ts";
 import type { RowFeed } from "../../ingest/row_feed.ts";
@@ -37,11 +38,11 @@ export class DirectCopy {
 
   /**
    * COPYs `rows`, then the chunks of `feed` as they arrive, inside a savepoint of `session`; true when all were
-   * written. Any other database failure (a duplicate's unique violation, most likely) rolls back to the savepoint
-   * and returns false, and the caller takes the deduplicating path with the rows pulled so far. After a failure the
-   * cluster's next few batches (DIRECT_COPY_SKIPS_AFTER_FAILURE) skip the attempt, since replays and relists come in
-   * runs. Rethrows errors of the feed, transient database errors and PartitionsNeededError (a chunk needs a day whose
-   * partition is not known).
+   * written. Any other database failure (a duplicate's unique violation, most likely, or a row the table refuses)
+   * rolls back to the savepoint and returns false, and the caller takes the deduplicating path with the rows pulled
+   * so far. After a unique violation the cluster's next few batches (DIRECT_COPY_SKIPS_AFTER_FAILURE) skip the
+   * attempt, since replays and relists come in runs. Rethrows errors of the feed, transient database errors and
+   * PartitionsNeededError (a chunk needs a day whose partition is not known).
    */
   async tryWrite(session: WriteSession, input: DirectCopyInput): Promise<boolean> {
     const { cluster, rows, feed } = input;
@@ -62,13 +63,16 @@ export class DirectCopy {
           throw error;
         }
         const { finished } = await copy.end();
-        await Promise.all([finished, savepoint.query("select 1")]);
+        await settleCopy(finished, savepoint.query("select 1"));
       });
       return true;
     } catch (error) {
       if (feed?.hasFailed || error instanceof PartitionsNeededError || isTransientDatabaseError(error)) throw error;
-      // Expected for a batch holding rows already stored; the rows go through the deduplicating path instead.
-      this.#skips.set(cluster, DIRECT_COPY_SKIPS_AFTER_FAILURE);
+      // Expected for a batch holding rows already stored (or a row the table refuses); the rows go through the
+      // deduplicating path instead, which skips stored rows and isolates refused ones.
+      if (toDatabaseErrorCode(error) === UNIQUE_VIOLATION_SQLSTATE) {
+        this.#skips.set(cluster, DIRECT_COPY_SKIPS_AFTER_FAILURE);
+      }
       return false;
     }
   }

@@ -44,12 +44,17 @@ export async function testEnv(schema: string): Promise<Record<string, string>> {
   };
 }
 
-/** Runs `fn` against an app on a fresh, migrated schema; `env` overrides configuration (limits, for example). */
+/**
+ * Runs `fn` against an app on a fresh, migrated schema; `env` overrides configuration (limits, for example), and
+ * `beforeMigrate` prepares the schema first (an existing table to adopt, for example).
+ */
 export async function withApp(
   fn: (harness: AppHarness) => Promise<void>,
   env: Record<string, string> = {},
+  options: { beforeMigrate?: (sql: postgres.Sql, schema: string) => Promise<void> } = {},
 ): Promise<void> {
   await withTestSchema(async (schema, sql) => {
+    await options.beforeMigrate?.(sql, schema);
     const config = loadHandlerConfig({ ...await testEnv(schema), ...env });
     const logs: string[] = [];
     const logger = createLogger({ isDebug: true, write: (line) => logs.push(line) });

@@ -15,6 +15,8 @@ import {
   withApp,
 } from "./app_harness.ts";
 import type { EventRecord } from "../../../shared/contract/records.ts";
+import { createApp } from "../../../handler/http/app.ts";
+import { createLogger } from "../../../shared/telemetry/log.ts";
 import { gzip } from "../../support/gzip.ts";
 
 Deno.test("POST /v1/events stores valid events, minified and mapped, and answers counts", async () => {
@@ -222,7 +224,7 @@ Deno.test("POST /v1/events refuses a body decoding past DECODED_BODY_BYTES_MAX w
 
 Deno.test("POST /v1/events refuses a gzip bomb with 413 DECODED_BODY_TOO_LARGE", async () => {
   await withApp(async (h) => {
-    // 96 MiB of zero bytes: one endless line, dropped as it streams, so only the decoded-bytes cap (64 MiB by
+    // 96 MiB of zero bytes: one endless line, dropped as it streams, so only the decoded-bytes cap (16 MiB by
     // default) stops the request.
     const chunk = new Uint8Array(1024 * 1024);
     const bomb = await new Response(
@@ -247,7 +249,7 @@ Deno.test("POST /v1/events refuses a gzip bomb with 413 DECODED_BODY_TOO_LARGE",
     assert.equal(body.code, "DECODED_BODY_TOO_LARGE");
     assert.equal(
       body.detail,
-      "Cannot accept the body: it decodes to more than 67108864 bytes (DECODED_BODY_BYTES_MAX)",
+      "Cannot accept the body: it decodes to more than 16777216 bytes (DECODED_BODY_BYTES_MAX)",
     );
     assert.equal(await countRows(h.sql, h.schema), 0);
     await assertStillServes(h);
@@ -551,6 +553,37 @@ Deno.test("the app answers 404 NOT_FOUND and 405 METHOD_NOT_ALLOWED with Allow",
     const probe = await h.app.fetch(new Request("http://handler.test/livez", { method: "POST" }));
     assert.equal(probe.headers.get("allow"), "GET, HEAD");
     await probe.body?.cancel();
+  });
+});
+
+Deno.test("the app answers a Host header that is not a host[:port] with 400 INVALID_HEADER, and counts it", async () => {
+  await withApp(async (h) => {
+    const responses: { route: string; status: number }[] = [];
+    const app = createApp({
+      config: h.config,
+      store: h.store,
+      logger: createLogger({ isDebug: false, write: (line) => h.logs.push(line) }),
+      observer: { onResponse: ({ route, status }) => responses.push({ route, status }) },
+    });
+    const request = new Request("http://handler.test/v1/events", {
+      method: "POST",
+      headers: { host: "a b", authorization: "Bearer token-of-cluster-a", "content-type": "application/x-ndjson" },
+      body: ndjson([eventRecord()]),
+    });
+    const response = await app.fetch(request);
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get("content-type"), "application/problem+json");
+    assert.deepEqual(await response.json(), {
+      type: "urn:events-ingester:problem:INVALID_HEADER",
+      title: "Invalid request header",
+      status: 400,
+      code: "INVALID_HEADER",
+      detail: "Cannot route the request: the Host header is not a valid host[:port]",
+    });
+    assert.deepEqual(responses, [{ route: "other", status: 400 }]);
+    assert.equal(await countRows(h.sql, h.schema), 0);
+    // Only server errors are logged.
+    assert.deepEqual(h.logs.filter((line) => JSON.parse(line).level === "error"), []);
   });
 });
 

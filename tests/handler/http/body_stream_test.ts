@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { toDecodedBodyStream } from "../../../handler/http/body_stream.ts";
+import { isBodyFramingError, toDecodedBodyStream } from "../../../handler/http/body_stream.ts";
 import { HttpError } from "../../../handler/http/http_error.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "../../../handler/http/memory_budget.ts";
 import { gzip } from "../../support/gzip.ts";
 
 const LIMITS = { bodyBytesMax: 1024 * 1024, decodedBodyBytesMax: 4 * 1024 * 1024, bodyIdleTimeoutS: 30 };
@@ -120,4 +121,73 @@ Deno.test("toDecodedBodyStream waits only for the client: a slow consumer does n
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   assert.equal(bytes, 2 * text.length);
+});
+
+/** A body that delivers `head`, then fails its next read with `error`, as the runtime's request body does. */
+function failingBody(head: Uint8Array, error: Error): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(head);
+      controller.error(error);
+    },
+  });
+}
+
+Deno.test("toDecodedBodyStream answers malformed chunked framing with 400 BODY_MALFORMED, not a retryable 503", async () => {
+  // What Deno 2.9's HTTP/1 server fails the read with for a chunk not followed by CRLF or a size that is not hex.
+  const framing = new Error("invalid HTTP/1 request: Invalid");
+  const error = await failure(
+    toDecodedBodyStream(failingBody(new TextEncoder().encode("{}\n"), framing), { encoding: "identity", ...LIMITS }),
+  );
+  assert.equal(error.code, "BODY_MALFORMED");
+  assert.equal(error.status, 400);
+  assert.equal(
+    error.message,
+    "Cannot read the request body: its HTTP/1.1 chunked framing is invalid; nothing was written",
+  );
+  assert.deepEqual(error.headers, {});
+  assert.equal(error.cause, framing);
+});
+
+Deno.test("isBodyFramingError is true only for the runtime's plain Error about invalid HTTP/1 framing", () => {
+  assert.equal(isBodyFramingError(new Error("invalid HTTP/1 request: Invalid")), true);
+  // A client gone mid-body: the runtime's BadResource, retried as BODY_READ_FAILED.
+  assert.equal(
+    isBodyFramingError(new Deno.errors.BadResource("Cannot read request body as underlying resource unavailable")),
+    false,
+  );
+  assert.equal(isBodyFramingError(new TypeError("invalid HTTP/1 request: Invalid")), false);
+  assert.equal(isBodyFramingError(new Error("connection reset")), false);
+  assert.equal(isBodyFramingError("invalid HTTP/1 request: Invalid"), false);
+});
+
+Deno.test("toDecodedBodyStream charges the reservation BYTES_HELD_PER_DECODED_BYTE for each decoded byte", async () => {
+  const memory = new MemoryBudget({ bytesMax: 1_000_000, requestBytesMax: 1_000_000 });
+  const reservation = memory.open();
+  const text = "line one\nline two\n".repeat(1000);
+  const body = ReadableStream.from([await gzip(new TextEncoder().encode(text))]);
+  const decoded = await new Response(toDecodedBodyStream(body, { encoding: "gzip", ...LIMITS, memory: reservation }))
+    .text();
+  assert.equal(decoded, text);
+  assert.equal(BYTES_HELD_PER_DECODED_BYTE, 4);
+  assert.equal(reservation.bytes, 4 * text.length);
+  assert.equal(memory.usedBytes, 4 * text.length);
+});
+
+Deno.test("toDecodedBodyStream fails with 503 OVER_MEMORY_BUDGET when a younger request's charge does not fit", async () => {
+  // The oldest request keeps 400 bytes of headroom; a younger one may hold 100, so 25 decoded bytes.
+  const memory = new MemoryBudget({ bytesMax: 500, requestBytesMax: 400 });
+  memory.open();
+  const younger = memory.open();
+  const body = ReadableStream.from([new Uint8Array(20), new Uint8Array(20)]);
+  const error = await failure(toDecodedBodyStream(body, { encoding: "identity", ...LIMITS, memory: younger }));
+  assert.equal(error.code, "OVER_MEMORY_BUDGET");
+  assert.equal(error.status, 503);
+  assert.equal(
+    error.message,
+    "Cannot hold the rest of the body: the batches in flight use the memory budget (REQUESTS_MEMORY_BYTES_MAX); " +
+      "nothing was written; retry",
+  );
+  assert.deepEqual(error.headers, { "retry-after": "1" });
+  assert.equal(younger.bytes, 80);
 });

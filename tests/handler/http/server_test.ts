@@ -122,3 +122,38 @@ Deno.test("serveApp gives up waiting after shutdownDeadlineS and reports the ser
     await serving.closed;
   });
 });
+
+Deno.test("serveApp answers a request the app failed to answer with a 500 INTERNAL_ERROR problem and one JSON log line", async () => {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const serving = serveApp({
+    app: { fetch: () => Promise.reject(new TypeError("the app broke its promise")) },
+    port: 0,
+    hostname: "127.0.0.1",
+    shutdownDeadlineS: 5,
+    logger: createLogger({ isDebug: false, write: (line) => logs.push(line) }),
+    signal: controller.signal,
+  });
+  try {
+    const response = await fetch(`http://127.0.0.1:${serving.port}/livez`);
+    assert.equal(response.status, 500);
+    assert.equal(response.headers.get("content-type"), "application/problem+json");
+    assert.deepEqual(await response.json(), {
+      type: "urn:events-ingester:problem:INTERNAL_ERROR",
+      title: "Internal error",
+      status: 500,
+      code: "INTERNAL_ERROR",
+      detail: "Cannot handle the request: an internal error occurred",
+    });
+  } finally {
+    controller.abort();
+    await serving.finished;
+    await serving.closed;
+  }
+  const failure = logs.map((line) => JSON.parse(line)).find((line) => line.msg === "request failed outside the app");
+  assert.deepEqual([failure?.level, failure?.code, failure?.error], [
+    "error",
+    "INTERNAL_ERROR",
+    "TypeError: the app broke its promise",
+  ]);
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readBatchStream } from "../../../handler/ingest/batch_reader.ts";
+import { addRefusedRows, readBatchStream } from "../../../handler/ingest/batch_reader.ts";
 import { HttpError } from "../../../handler/http/http_error.ts";
 import { eventRecord, gapRecord, ndjson } from "../http/app_harness.ts";
 
@@ -48,4 +48,61 @@ Deno.test("readBatchStream throws TOO_MANY_RECORDS while iterating, after the ch
   );
   // One body piece per line: each row is handed out before the next piece is read.
   assert.deepEqual(seen, [1, 1, 1]);
+});
+
+Deno.test("readBatchStream rejects events lacking a required column's field with MISSING_FIELD, keeping lines", async () => {
+  const valid = eventRecord();
+  const untyped = eventRecord();
+  delete untyped.event.type;
+  const nameless = eventRecord();
+  delete (nameless.event.involvedObject as Record<string, unknown>).name;
+  const text = ndjson([valid, "", untyped, nameless, eventRecord()]);
+  const batch = readBatchStream(bodyOf(text), {
+    ...options,
+    requiredColumns: new Set(["event_type", "resource_name"] as const),
+  });
+  await Array.fromAsync(batch.chunks);
+  assert.deepEqual(batch.rejected, [
+    {
+      line: 3,
+      code: "MISSING_FIELD",
+      message:
+        "Cannot store line 3: field event.type is missing or empty, and column event_type of k8s_events is NOT NULL",
+    },
+    {
+      line: 4,
+      code: "MISSING_FIELD",
+      message:
+        "Cannot store line 4: field event.involvedObject.name is missing or empty, and column resource_name of " +
+        "k8s_events is NOT NULL",
+    },
+  ]);
+  assert.deepEqual(batch.lines, [1, 5]);
+  assert.equal(batch.rows.length, 2);
+});
+
+Deno.test("addRefusedRows lists the refused rows as ROW_REFUSED at their own lines, rejected kept in line order", async () => {
+  const records = Array.from({ length: 4 }, () => eventRecord());
+  const batch = readBatchStream(bodyOf(ndjson([records[0]!, "nope", records[1]!, records[2]!, records[3]!])), options);
+  await Array.fromAsync(batch.chunks);
+  assert.deepEqual(batch.lines, [1, 3, 4, 5]);
+  addRefusedRows(batch, [
+    { row: batch.rows[3]!, reason: "SQLSTATE 23514 check_violation" },
+    { row: batch.rows[0]!, reason: 'SQLSTATE 23502 not_null_violation, column "reason"' },
+  ]);
+  assert.deepEqual(batch.rejected.map(({ line, code }) => [line, code]), [
+    [1, "ROW_REFUSED"],
+    [2, "INVALID_JSON"],
+    [5, "ROW_REFUSED"],
+  ]);
+  assert.equal(
+    batch.rejected[0]!.message,
+    'Cannot store line 1: the database refused the row (SQLSTATE 23502 not_null_violation, column "reason")',
+  );
+  assert.equal(
+    batch.rejected[2]!.message,
+    "Cannot store line 5: the database refused the row (SQLSTATE 23514 check_violation)",
+  );
+  addRefusedRows(batch, []);
+  assert.equal(batch.rejected.length, 3);
 });

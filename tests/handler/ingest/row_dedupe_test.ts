@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { dedupeRows, RowDeduper } from "../../../handler/ingest/row_dedupe.ts";
 import { makeRow } from "../store/store_support.ts";
 
-Deno.test("dedupeRows keeps the first of each (globalUid, resourceVersion) in order and counts the repeats", () => {
+Deno.test("dedupeRows keeps the first of each (globalUid, resourceVersion) in order and returns the repeats", () => {
   const a = makeRow("c1", 1);
   const b = makeRow("c1", 2);
   const aNewer = makeRow("c1", 1, { resourceVersion: "5000" });
-  const result = dedupeRows([a, b, { ...a, message: "repeat" }, aNewer, b]);
-  assert.deepEqual(result, { rows: [a, b, aNewer], repeats: 2 });
+  const aRepeat = { ...a, message: "repeat" };
+  const result = dedupeRows([a, b, aRepeat, aNewer, b]);
+  assert.deepEqual(result, { rows: [a, b, aNewer], repeated: [aRepeat, b] });
+  assert.equal(result.repeated[0], aRepeat);
 });
 
 Deno.test("RowDeduper drops repeats across chunks, for one version and for several versions of one event", () => {
@@ -21,4 +23,5 @@ Deno.test("RowDeduper drops repeats across chunks, for one version and for sever
   assert.deepEqual(deduper.add([v3, v2, { ...v3 }, other]), [v3]);
   assert.deepEqual(deduper.add([]), []);
   assert.equal(deduper.repeats, 5);
+  assert.deepEqual(deduper.repeated, [v1, v1, v2, { ...v3 }, other]);
 });

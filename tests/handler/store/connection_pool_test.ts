@@ -132,6 +132,29 @@ Deno.test("ConnectionPool savepoint rolls back to the savepoint and the transact
   });
 });
 
+Deno.test("ConnectionPool savepoint with isReleased releases it once its body succeeded, keeping its work", async () => {
+  await withTable(async (table, sql) => {
+    const pool = openPool(1);
+    try {
+      await pool.begin(async (session) => {
+        await session.savepoint((inner) => inner.execute(`insert into ${table} values (1)`), { isReleased: true });
+        // Savepoints are named ingester_s<n> in order; a released one no longer exists.
+        await assert.rejects(
+          session.savepoint((inner) => inner.execute("rollback to savepoint ingester_s0")),
+          (error: unknown) => (error as { code?: string }).code === "3B001",
+        );
+        await session.savepoint((inner) => inner.execute(`insert into ${table} values (2)`));
+        await session.execute("rollback to savepoint ingester_s2");
+        await session.execute(`insert into ${table} values (3)`);
+      });
+      const rows = await sql.unsafe<{ n: number }[]>(`select n from ${table} order by n`);
+      assert.deepEqual(rows.map((row) => row.n), [1, 3]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 Deno.test("ConnectionPool refuses a statement sent through a session after its transaction ended", async () => {
   const pool = openPool(1);
   try {

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { isUuid, toEventRow, toGlobalUid, toResourceKind } from "../../../shared/contract/event_row.ts";
+import {
+  findMissingColumn,
+  isNullableColumn,
+  isUuid,
+  NULLABLE_COLUMN_SOURCES,
+  toEventRow,
+  toGlobalUid,
+  toResourceKind,
+} from "../../../shared/contract/event_row.ts";
 import { toEventInstant, toEventView } from "../../../shared/contract/event_view.ts";
 import { parseRecordLine } from "../../../shared/contract/record_parser.ts";
 import type { EventRecord } from "../../../shared/contract/records.ts";
@@ -98,4 +106,42 @@ Deno.test("every real fixture event is accepted by parseRecordLine and mapped to
     assert.equal(row.resourceVersion, event.metadata.resourceVersion);
     assert.ok(Date.parse(row.createdAt) > Date.UTC(2015, 0, 1), `fixture ${index + 1} dated ${row.createdAt}`);
   }
+});
+
+Deno.test("findMissingColumn names the first required column the row leaves null, in NULLABLE_COLUMN_SOURCES order", () => {
+  const event = {
+    metadata: { uid: "u", resourceVersion: "1", creationTimestamp: "2026-11-25T09:00:00Z" },
+    involvedObject: { kind: "Pod", name: "web-0" },
+    type: "Normal",
+  };
+  const row = toEventRow(record(event), toEventView(event)!, "{}");
+  const required = (...columns: (keyof typeof NULLABLE_COLUMN_SOURCES)[]) => new Set(columns);
+  assert.equal(findMissingColumn(row, required()), undefined);
+  assert.equal(findMissingColumn(row, required("event_type", "resource_kind", "resource_name")), undefined);
+  assert.equal(findMissingColumn(row, required("event_type", "reason", "namespace")), "namespace");
+  assert.equal(findMissingColumn(row, required("composition_id", "message")), "message");
+  // Each column is null exactly when its source field is absent, as NULLABLE_COLUMN_SOURCES says.
+  for (const [column, source] of Object.entries(NULLABLE_COLUMN_SOURCES)) {
+    assert.equal(row[source.key] === null, !["resource_kind", "resource_name", "event_type"].includes(column), column);
+  }
+});
+
+Deno.test("isNullableColumn knows the columns a row may leave null and no others", () => {
+  assert.deepEqual(Object.keys(NULLABLE_COLUMN_SOURCES), [
+    "namespace",
+    "resource_kind",
+    "resource_name",
+    "involved_object_uid",
+    "event_type",
+    "reason",
+    "message",
+    "composition_id",
+  ]);
+  assert.deepEqual(["event_type", "uid", "raw", "created_at", "toString"].map(isNullableColumn), [
+    true,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });

@@ -108,9 +108,65 @@ Deno.test("parseRecordLine rejects a missing event identity with MISSING_FIELD",
     codeOf(eventLine({}, { metadata: { resourceVersion: "1", creationTimestamp: "2026-11-25T00:00:00Z" } })),
     "MISSING_FIELD",
   );
-  assert.equal(codeOf(eventLine({}, { metadata: { uid: "u", resourceVersion: 5 } })), "MISSING_FIELD");
   assert.equal(codeOf(eventLine({ event: undefined })), "MISSING_FIELD");
   assert.equal(codeOf(eventLine({ event: [] })), "INVALID_FIELD");
+});
+
+/** The error of a line whose event metadata is `metadata`. */
+function metadataError(metadata: unknown): { code: string; message: string } {
+  const parsed = parseRecordLine(eventLine({}, { metadata, eventTime: "2026-11-25T00:00:00Z" }), 4, options);
+  if (parsed.ok) assert.fail(`expected metadata ${JSON.stringify(metadata)} to be rejected`);
+  return { code: parsed.error.code, message: parsed.error.message };
+}
+
+Deno.test("parseRecordLine rejects an absent, null or empty uid or resourceVersion with MISSING_FIELD naming it", () => {
+  for (const field of ["uid", "resourceVersion"]) {
+    for (const value of [undefined, null, ""]) {
+      const metadata = { uid: "u-1", resourceVersion: "42", [field]: value };
+      assert.deepEqual(metadataError(metadata), {
+        code: "MISSING_FIELD",
+        message: `Cannot read line 4: field "event.metadata.${field}" is missing`,
+      }, `${field}: ${JSON.stringify(value)}`);
+    }
+  }
+  for (const metadata of [undefined, null]) {
+    assert.deepEqual(metadataError(metadata), {
+      code: "MISSING_FIELD",
+      message: 'Cannot read line 4: field "event.metadata" is missing',
+    });
+  }
+});
+
+Deno.test("parseRecordLine rejects a uid or resourceVersion of every other type with INVALID_FIELD", () => {
+  const wrong: [unknown, string][] = [
+    [5, "a number"],
+    [0, "a number"],
+    [-1.5, "a number"],
+    [true, "a boolean"],
+    [false, "a boolean"],
+    [{}, "an object"],
+    [{ value: "u-1" }, "an object"],
+    [[], "an array"],
+    [["u-1"], "an array"],
+  ];
+  for (const field of ["uid", "resourceVersion"]) {
+    for (const [value, described] of wrong) {
+      const metadata = { uid: "u-1", resourceVersion: "42", [field]: value };
+      assert.deepEqual(metadataError(metadata), {
+        code: "INVALID_FIELD",
+        message: `Cannot read line 4: field "event.metadata.${field}" is ${described}, not a string`,
+      }, `${field}: ${JSON.stringify(value)}`);
+    }
+  }
+});
+
+Deno.test("parseRecordLine rejects event.metadata that is not an object with INVALID_FIELD", () => {
+  for (const [metadata, described] of [["u-1", "a string"], [7, "a number"], [true, "a boolean"], [[], "an array"]]) {
+    assert.deepEqual(metadataError(metadata), {
+      code: "INVALID_FIELD",
+      message: `Cannot read line 4: field "event.metadata" is ${described}, not an object`,
+    });
+  }
 });
 
 Deno.test("parseRecordLine rejects malformed timestamps with INVALID_TIMESTAMP", () => {
