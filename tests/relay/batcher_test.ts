@@ -12,6 +12,8 @@ function event(rv: string, options: { resume?: boolean; atMs?: number; pad?: num
     kind: "event",
     eventJson,
     eventBytes: new TextEncoder().encode(eventJson).length,
+    uid: `u${rv}`,
+    resourceVersion: rv,
     involvedObject: { kind: "Pod", name: "p" },
     observedAt: "2026-01-01T00:00:00.000Z",
     resumeVersion: options.resume === false ? null : rv,
