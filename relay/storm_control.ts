@@ -1,7 +1,12 @@
 /**
- * Storm control: while the relay's queue is full (versions arrive faster than the pipeline drains), a newer version
- * of an event replaces its older version still waiting in the queue, so the watch keeps being read instead of
+ * Storm control: while the relay's queue is backlogged (versions arrive faster than the pipeline drains), a newer
+ * version of an event replaces its older version still waiting in the queue, so the watch keeps being read instead of
  * pausing until the API server's watch window or event TTL runs out (which would turn the storm into a gap record).
+ *
+ * Backlogged means at least half full (`STORM_FILL_RATIO`). Below that the pipeline keeps up and every version is
+ * sent as its own row. The other half is headroom for versions that have nothing to replace: the first version of
+ * another event, or the next version of one whose queued version was just handed to the batcher. Without it such a
+ * version would pause the watch until the next batch leaves the queue, and a storm goes on meanwhile.
  *
  * Nothing is lost: a core/v1 Event's `count`, `lastTimestamp` and `series` accumulate from one version to the next,
  * so the newer version says everything the replaced one said, and a replacement is allowed only when nothing else
@@ -30,10 +35,16 @@ export function toStormKey(item: QueueItem): string | undefined {
 }
 
 /**
- * Queues `item`. While the queue is full for it, tries to replace the newest queued version of the same event
- * (when the queue was built with `toStormKey`; without a key index this is a plain push) and otherwise waits for
- * room. Resolves true when the item replaced a queued version, false when it was appended. Rejects with the signal's
- * reason when aborted while waiting.
+ * Share of `bytesMax` from which storm control replaces queued versions instead of appending (see the module
+ * comment).
+ */
+export const STORM_FILL_RATIO = 0.5;
+
+/**
+ * Queues `item`. Once the queue is backlogged (it would be filled past `STORM_FILL_RATIO`), first tries to replace
+ * the newest queued version of the same event (when the queue was built with `toStormKey`; without a key index this
+ * is a plain push); otherwise appends, waiting for room while the queue is full. Resolves true when the item
+ * replaced a queued version, false when it was appended. Rejects with the signal's reason when aborted while waiting.
  */
 export async function queueEventItem(
   queue: ByteQueue<QueueItem>,
@@ -41,18 +52,24 @@ export async function queueEventItem(
   signal?: AbortSignal,
 ): Promise<boolean> {
   const bytes = item.eventBytes;
-  while (queue.isFullFor(bytes)) {
-    const queued = queue.queued(item.uid);
-    const merged = queued?.kind === "event" ? toMergedItem(queued, item) : undefined;
-    if (merged !== undefined && queue.replace(merged, bytes)) {
-      moveResumeVersionToNewest(queue, item.resumeVersion);
-      return true;
-    }
+  while (true) {
+    const isBacklogged = queue.length > 0 && queue.bytes + bytes > queue.bytesMax * STORM_FILL_RATIO;
+    if (isBacklogged && replaceQueuedVersion(queue, item)) return true;
+    if (!queue.isFullFor(bytes)) break;
     signal?.throwIfAborted();
     await queue.waitForSpace(bytes, signal);
   }
   await queue.push(item, bytes, signal);
   return false;
+}
+
+/** Replaces the newest queued version of `item`'s event with `item` when allowed; true when it did. */
+function replaceQueuedVersion(queue: ByteQueue<QueueItem>, item: EventItem): boolean {
+  const queued = queue.queued(item.uid);
+  const merged = queued?.kind === "event" ? toMergedItem(queued, item) : undefined;
+  if (merged === undefined || !queue.replace(merged, item.eventBytes)) return false;
+  moveResumeVersionToNewest(queue, item.resumeVersion);
+  return true;
 }
 
 /**

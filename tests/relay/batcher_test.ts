@@ -59,6 +59,18 @@ Deno.test("Batcher encodes event records with cluster, observedAt, the event tex
   assert.equal(batch?.eventCount, 1);
 });
 
+Deno.test("Batcher writes replacedVersions into the record of an item that replaced queued versions", async () => {
+  const { queue, batcher } = setup({ batchRecordsMax: 1 });
+  await queue.push({ ...event("8"), replacedVersions: 3 }, 10);
+  const batch = await batcher.next({ signal });
+  assert.deepEqual(batch?.lines, [
+    '{"v":1,"kind":"event","cluster":"c1","observedAt":"2026-01-01T00:00:00.000Z",' +
+    '"event":{"metadata":{"uid":"u8","resourceVersion":"8"},"message":""},"replacedVersions":3,' +
+    '"enrichment":{"labels":{"app":"p"}}}\n',
+  ]);
+  assert.equal(batch?.bytes, batch?.lines[0]?.length);
+});
+
 Deno.test("Batcher closes a batch before batchBytesMax and carries the line that did not fit", async () => {
   const { queue, batcher } = setup({ batchBytesMax: 1500 });
   for (const rv of ["1", "2", "3"]) await queue.push(event(rv, { pad: 500 }), 600);
