@@ -320,7 +320,7 @@ export const METRICS = {
     kind: "counter",
     unit: "{version}",
     description:
-      "Storm control: queued, unsent event versions replaced by a newer version of the same event while the queue was full. The newer record carries the count in replacedVersions; nothing it said is lost.",
+      "Storm control: queued, unsent event versions replaced by a newer version of the same event while the queue was backed up; the newer record carries the count in replacedVersions.",
     labels: [],
     side: "relay",
     origin: "new",

@@ -132,3 +132,24 @@ Deno.test("without storm control (STORM_CONTROL=off) the same storm outlasts the
     );
   }, { simulator: SIMULATOR });
 });
+
+Deno.test("storm control merges 3,000 versions of one event written at once without losing or inventing one", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    const relay = pipeline.startRelay("relay-a", { ...RELAY_ENV, STORM_CONTROL: "on" });
+    await waitUntil("the relay watches", () => simulator.requestLog.some((r) => r.path.includes("watch=true")));
+    const versions = await simulator.crashLoopStorm({ namespace: "a", pod: "crashy", modifications: 3_000 });
+    let stored: StoredVersion[] = [];
+    await waitUntil("the final count is stored", async () => {
+      stored = await readStored(pipeline);
+      return stored.some((row) => row.count === 3_001);
+    });
+    // 3.3 MB of versions through a 256 KiB queue: most are merged, each into the next newer one.
+    const replaced = stored.reduce((sum, row) => sum + (row.replacedVersions ?? 0), 0);
+    assert.equal(stored.length + replaced, versions.length);
+    assert.equal(replaced, relay.versionsReplaced());
+    assert.ok(replaced > 0, "the queue backed up and storm control merged versions");
+    assert.equal(new Set(stored.map((row) => row.count)).size, stored.length, "each stored count once");
+    assert.deepEqual(await pipeline.gaps(), []);
+  });
+});
