@@ -5,7 +5,7 @@
  * the window and the relay has to relist and write a gap record.
  */
 import assert from "node:assert/strict";
-import type { EventStormResult } from "../../../relay/simulator/scenarios.ts";
+import type { EventStormResult } from "../../../relay/simulator/scenarios/scenarios.ts";
 import {
   CLUSTER,
   type InProcessRelay,
