@@ -315,6 +315,16 @@ export const METRICS = {
     side: "relay",
     origin: "new",
   },
+  relayVersionsReplaced: {
+    name: "events_ingester.relay.versions_replaced",
+    kind: "counter",
+    unit: "{version}",
+    description:
+      "Storm control: queued, unsent event versions replaced by a newer version of the same event while the queue was backed up; the newer record carries the count in replacedVersions.",
+    labels: [],
+    side: "relay",
+    origin: "new",
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 /** The name each recorder uses for a metric in code. */
