@@ -63,6 +63,9 @@ export function isTransientDatabaseError(error: unknown): boolean {
  */
 export const NO_PARTITION_SQLSTATE = "23514";
 
+/** SQLSTATE of "canceling statement due to lock timeout" (lock_timeout) and of a NOWAIT lock not granted. */
+export const LOCK_NOT_AVAILABLE_SQLSTATE = "55P03";
+
 /** SQLSTATE of "partition ... would overlap partition ...": another partition already covers the range. */
 export const PARTITION_OVERLAP_SQLSTATE = "42P17";
 

@@ -8,9 +8,8 @@
  */
 import { createLogger, describeError } from "../shared/log.ts";
 import { ConfigError } from "./config.ts";
-import { startRetention } from "./retention.ts";
 import { serveApp, type ServingApp } from "./server.ts";
-import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler } from "./start.ts";
+import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler, startUpkeep } from "./start.ts";
 
 /** Exit code for a start refused by the configuration or the process's permissions: the deployment needs fixing. */
 export const EXIT_CONFIG = 2;
@@ -67,7 +66,7 @@ export async function main(): Promise<number> {
       await Promise.all([store.close(), telemetry.shutdown()]);
       return EXIT_CONFIG;
     }
-    startRetention({ store, retentionDays: config.retentionDays, logger, signal: controller.signal });
+    startUpkeep(prepared, controller.signal);
     const { isDrained } = await serving.finished;
     // After the drain, so the last OTLP push carries the last requests.
     await Promise.all([store.close(), telemetry.shutdown()]);
