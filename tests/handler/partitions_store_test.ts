@@ -1,11 +1,12 @@
 /**
- * Daily partitions through the store, on a real PostgreSQL: the first and last storable days, where the duplicate
- * guarantee holds, and partitions made ahead of need.
+ * Daily partitions through the store and the app, on a real PostgreSQL: the first and last storable days, where the
+ * duplicate guarantee holds, and partitions made ahead of need.
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../../shared/log.ts";
 import { ensurePartitionsAhead, startPartitionsAhead } from "../../handler/partitions_ahead.ts";
 import { makeRow, type SchemaPath, uniqueCluster, withStore } from "./store_support.ts";
+import { eventRecord, ndjson, post, withApp } from "./app_harness.ts";
 
 const PATHS: SchemaPath[] = ["created by the store", "existing Krateo schema"];
 
@@ -144,4 +145,25 @@ Deno.test("startPartitionsAhead does nothing when PARTITIONS_AHEAD_DAYS is 0", (
     signal: new AbortController().signal,
   });
   assert.deepEqual(calls, []);
+});
+
+Deno.test("POST /v1/events stores an event of 9999-12-31T23:59:59.999999Z and one of 0001-01-01, and their retries", async () => {
+  await withApp(async (h) => {
+    const last = eventRecord();
+    Object.assign(last.event, { lastTimestamp: "9999-12-31T23:59:59.999999Z" });
+    const first = eventRecord();
+    Object.assign(first.event, { firstTimestamp: undefined, lastTimestamp: "0001-01-01T00:00:00Z" });
+    for (const expected of [{ accepted: 2, duplicates: 0 }, { accepted: 0, duplicates: 2 }]) {
+      const result = await post(h.app, ndjson([last, first]));
+      assert.deepEqual([result.status, result.body], [200, { ...expected, rejected: [] }]);
+    }
+    const placed = await h.sql.unsafe(
+      `select c.relname as partition, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD') as day
+         from "${h.schema}".k8s_events e join pg_class c on c.oid = e.tableoid order by e.created_at`,
+    );
+    assert.deepEqual(placed.map((p) => [p.partition, p.day]), [
+      ["k8s_events_0001_01_01", "0001-01-01"],
+      ["k8s_events_9999_12_31", "9999-12-31"],
+    ]);
+  });
 });
