@@ -45,13 +45,13 @@ export interface Migration {
 }
 
 /**
- * Indexes the handler declares on a `k8s_events` it created, for the readers' lookups: a row by `event_id` (each
- * notification) and the newest rows of a `global_uid`. Declared on the table, so every partition has them, existing
- * ones (built by the migration) and new ones (created when a partition is attached).
+ * Indexes the handler declares on a `k8s_events` it created, for the readers' lookups: a row by `event_id`, as each
+ * notification is looked up. Declared on the table, so every partition has it, existing ones (built by the
+ * migration) and new ones (created when a partition is attached). The newest rows of one `global_uid` are found
+ * through each partition's unique index, which leads with `global_uid`.
  */
 export const LOOKUP_INDEXES: readonly { name: string; keys: string }[] = [
   { name: "k8s_events_event_id_idx", keys: "(event_id)" },
-  { name: "k8s_events_global_uid_created_at_idx", keys: "(global_uid, created_at desc)" },
 ];
 
 /** Columns of `k8s_events`, with the type each gets when we create or add it. */
@@ -207,7 +207,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: "lookup indexes on a k8s_events the handler created",
+    name: "event_id index on a k8s_events the handler created",
     async apply(runner, context) {
       if (await readEventsTableOrigin(runner, context) !== "created") return;
       const schema = quoteIdentifier(context.schema);

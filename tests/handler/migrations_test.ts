@@ -80,7 +80,6 @@ Deno.test("PostgresStore.migrate creates k8s_events with the columns of range pa
       assert.equal(key[0]?.key, "RANGE (created_at)");
       assert.deepEqual(await parentIndexesOf(sql, schema), [
         "CREATE INDEX k8s_events_event_id_idx ON ONLY k8s_events USING btree (event_id)",
-        "CREATE INDEX k8s_events_global_uid_created_at_idx ON ONLY k8s_events USING btree (global_uid, created_at DESC)",
       ]);
       assert.equal(await originOf(sql, schema), "created");
       const tables = await sql.unsafe(

@@ -115,22 +115,21 @@ Deno.test("A day the handler creates copies the newest partition's indexes, and 
   });
 });
 
-Deno.test("A day the handler creates on its own table has the unique index and the lookup indexes of k8s_events", async () => {
+Deno.test("A day the handler creates on its own table has the unique index and the event_id index of k8s_events", async () => {
   await withStore("created by the store", async (store, sql, schema) => {
     await store.ensurePartitions(["2026-12-03", "2026-12-04"]);
     const expected = [
       "CREATE INDEX <p>_event_id_idx ON <s>.<p> USING btree (event_id)",
-      "CREATE INDEX <p>_global_uid_created_at_idx ON <s>.<p> USING btree (global_uid, created_at DESC)",
       "CREATE UNIQUE INDEX <p>_global_uid_resource_version_key ON <s>.<p> USING btree (global_uid, resource_version)",
     ];
     assert.deepEqual(await indexDefinitionsOf(sql, schema, "k8s_events_2026_12_03"), expected);
-    // The second day copies the first one's own index only; the lookup indexes come from k8s_events, once each.
+    // The second day copies the first one's own index only; the event_id index comes from k8s_events, once.
     assert.deepEqual(await indexDefinitionsOf(sql, schema, "k8s_events_2026_12_04"), expected);
     const attached = await sql.unsafe(
       `select count(*)::int as n from pg_inherits h join pg_class c on c.oid = h.inhrelid
         where c.relname = any ($1) and c.relnamespace = $2::regnamespace`,
-      [["k8s_events_2026_12_04_event_id_idx", "k8s_events_2026_12_04_global_uid_created_at_idx"], `"${schema}"`],
+      [["k8s_events_2026_12_04_event_id_idx"], `"${schema}"`],
     );
-    assert.equal(attached[0]?.n, 2);
+    assert.equal(attached[0]?.n, 1);
   });
 });
