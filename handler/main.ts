@@ -1,5 +1,6 @@
 /**
- * Container start path: `deno run -A handler/main.ts`. Loads the configuration (failing with every problem),
+ * Container start path: `deno run … --allow-net --allow-env --allow-read=… handler/main.ts` (the command of
+ * deploy/handler/Dockerfile). Loads the configuration (failing with every problem),
  * waits for the database up to DB_READY_TIMEOUT, migrates, serves on PORT; on SIGTERM or SIGINT stops accepting,
  * finishes requests in flight within SHUTDOWN_DEADLINE_S, closes the pool and stops telemetry (pushing the last
  * OTLP export when OTEL_ENABLED), both bounded, so the whole stop fits `toStopBoundS` (28 s by default).
