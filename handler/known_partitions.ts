@@ -7,6 +7,7 @@ import type { EventRow } from "../shared/event_row.ts";
 import { ensurePartition, toUtcDay } from "./partitions.ts";
 import {
   LOCK_NOT_AVAILABLE_SQLSTATE,
+  NAME_TAKEN_SQLSTATES,
   NO_PARTITION_SQLSTATE,
   PARTITION_OVERLAP_SQLSTATE,
   toDatabaseErrorCode,
@@ -53,22 +54,12 @@ export class KnownPartitions {
    * granted within `lockTimeoutS`, and the database's other errors as they are.
    */
   async ensure(days: readonly string[]): Promise<void> {
-    const { database, schema, logger } = this.#options;
+    const { logger } = this.#options;
     const lockTimeoutS = this.#options.lockTimeoutS ?? PARTITION_LOCK_TIMEOUT_S_DEFAULT;
     for (const day of days) {
       if (this.#days.has(day)) continue;
       try {
-        const created = await database.begin((session) =>
-          ensurePartition(session, { schema, day, lockTimeoutMs: lockTimeoutS * 1000 })
-        );
-        if (created !== null) {
-          logger.info("created partition", {
-            day,
-            template: created.template,
-            indexes: created.indexes.join(","),
-            skippedIndexes: created.skipped.join(","),
-          });
-        }
+        await this.#create(day, lockTimeoutS);
       } catch (error) {
         const code = toDatabaseErrorCode(error);
         if (code === LOCK_NOT_AVAILABLE_SQLSTATE) {
@@ -82,6 +73,33 @@ export class KnownPartitions {
         logger.info("day covered by an existing partition", { day, code });
       }
       this.#days.add(day);
+    }
+  }
+
+  /**
+   * Creates one day's partition in its own transaction, and logs it. Tries a second time when another session (the
+   * Krateo stack's partition job, which does not take the handler's advisory lock) created the same table meanwhile:
+   * the second try finds it and leaves it as it is.
+   */
+  async #create(day: string, lockTimeoutS: number): Promise<void> {
+    const { database, schema, logger } = this.#options;
+    for (let attempt = 1;; attempt++) {
+      try {
+        const created = await database.begin((session) =>
+          ensurePartition(session, { schema, day, lockTimeoutMs: lockTimeoutS * 1000 })
+        );
+        if (created !== null) {
+          logger.info("created partition", {
+            day,
+            template: created.template,
+            indexes: created.indexes.join(","),
+            skippedIndexes: created.skipped.join(","),
+          });
+        }
+        return;
+      } catch (error) {
+        if (attempt >= 2 || !NAME_TAKEN_SQLSTATES.has(toDatabaseErrorCode(error) ?? "")) throw error;
+      }
     }
   }
 

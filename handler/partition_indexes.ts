@@ -123,7 +123,8 @@ export async function copyPartitionIndexes(
     await runner.query(`create unique index ${quoteIdentifier(name)} on ${table} (global_uid, resource_version)`);
   }
   const rows = await runner.query<{ name: string }>(
-    "select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = to_regclass($1) order by 1",
+    `select c.relname as name from pg_index i join pg_class c on c.oid = i.indexrelid
+      where i.indrelid = to_regclass($1) order by 1`,
     [table],
   );
   return { indexes: rows.map((row) => row.name), skipped };

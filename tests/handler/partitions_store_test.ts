@@ -3,12 +3,33 @@
  * duplicate guarantee holds, and partitions made ahead of need.
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { testDatabaseUrl } from "../support/database.ts";
 import { createLogger } from "../../shared/log.ts";
 import { ensurePartitionsAhead, startPartitionsAhead } from "../../handler/partitions_ahead.ts";
-import { makeRow, type SchemaPath, uniqueCluster, withStore } from "./store_support.ts";
+import { krateoPartitionDdl, makeRow, type SchemaPath, uniqueCluster, withStore } from "./store_support.ts";
 import { eventRecord, ndjson, post, withApp } from "./app_harness.ts";
 
 const PATHS: SchemaPath[] = ["created by the store", "existing Krateo schema"];
+
+/** Resolves once a session holds (or, with isGranted false, waits for) `mode` on the schema's k8s_events. */
+async function waitForLock(
+  sql: postgres.Sql,
+  schema: string,
+  mode: string,
+  options: { isGranted: boolean },
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rows = await sql.unsafe(
+      `select count(*)::int as n from pg_locks where relation = to_regclass($1) and mode = $2 and granted = $3`,
+      [`"${schema}".k8s_events`, mode, options.isGranted],
+    );
+    if (Number(rows[0]?.n) > 0) return;
+    if (Date.now() > deadline) throw new Error(`Cannot see ${mode} (granted ${options.isGranted}) within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 function batchOf(cluster: string, rows: ReturnType<typeof makeRow>[]) {
   return { cluster, rows, gaps: [], resumeVersion: null, fence: null };
@@ -104,6 +125,42 @@ for (const path of PATHS) {
     });
   });
 }
+
+Deno.test("PostgresStore.ensurePartitions uses the day the Krateo job created while the handler was creating it", async () => {
+  await withStore("existing Krateo schema", async (store, sql, schema) => {
+    const job = postgres(testDatabaseUrl(), { max: 1, onnotice: () => {} });
+    try {
+      const release = Promise.withResolvers<void>();
+      // The job's transaction holds its new partition (and its lock on k8s_events) until released.
+      const jobDone = job.begin(async (tx) => {
+        await tx.unsafe(`set local search_path to "${schema}"`);
+        await tx.unsafe(await krateoPartitionDdl("2026-12-10")).simple();
+        await release.promise;
+      });
+      await waitForLock(sql, schema, "AccessExclusiveLock", { isGranted: true });
+      const ensured = store.ensurePartitions(["2026-12-10"]);
+      await waitForLock(sql, schema, "AccessShareLock", { isGranted: false });
+      release.resolve();
+      await jobDone;
+      await ensured;
+      const indexes = await sql.unsafe(
+        `select indexname from pg_indexes where schemaname = $1 and tablename = 'k8s_events_2026_12_10' order by 1`,
+        [schema],
+      );
+      assert.equal(indexes.length, 7);
+      assert.ok(indexes.every((index) => String(index.indexname).includes("k8s_events_2026_12_10")));
+      const cluster = uniqueCluster();
+      const row = makeRow(cluster, 1, { createdAt: new Date("2026-12-10T10:00:00Z") });
+      assert.deepEqual(await store.writeBatch(batchOf(cluster, [row, row])), {
+        inserted: 1,
+        duplicates: 1,
+        gapsInserted: 0,
+      });
+    } finally {
+      await job.end({ timeout: 1 });
+    }
+  });
+});
 
 Deno.test("startPartitionsAhead runs at once with the injected clock, logs a failed run, and stops on abort", async () => {
   const calls: string[][] = [];

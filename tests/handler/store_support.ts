@@ -71,18 +71,22 @@ export async function applyKrateoSchema(sql: postgres.Sql, schema: string): Prom
   await createKrateoPartition(sql, schema, KRATEO_PARTITION_DAY);
 }
 
-/**
- * Runs the stack's partition job for one day (tests/fixtures/krateo_partition.sql): the partition when missing, and
- * each of its seven indexes when no relation of that name exists.
- */
-export async function createKrateoPartition(sql: postgres.Sql, schema: string, day: string): Promise<void> {
+/** The stack's partition job's statements for one day (tests/fixtures/krateo_partition.sql), unqualified. */
+export async function krateoPartitionDdl(day: string): Promise<string> {
   const template = await Deno.readTextFile(new URL("../fixtures/krateo_partition.sql", import.meta.url));
   const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  const ddl = template
+  return template
     .replaceAll("{partition}", `k8s_events_${day.replaceAll("-", "_")}`)
     .replaceAll("{from}", `${day} 00:00:00+00`)
     .replaceAll("{to}", `${next} 00:00:00+00`);
-  await runInSchema(sql, schema, ddl);
+}
+
+/**
+ * Runs the stack's partition job for one day: the partition when missing, and each of its seven indexes when no
+ * relation of that name exists.
+ */
+export async function createKrateoPartition(sql: postgres.Sql, schema: string, day: string): Promise<void> {
+  await runInSchema(sql, schema, await krateoPartitionDdl(day));
 }
 
 /** Notifications on channel `events` whose global_uid belongs to one cluster, in arrival order. */
