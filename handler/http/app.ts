@@ -6,7 +6,7 @@ import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH, type IngestResponse } from "../../shared/contract/protocol.ts";
 import type { LineError } from "../../shared/contract/line_error.ts";
 import type { HandlerConfig } from "../config.ts";
-import { FencedError, type Store, StoreUnavailableError } from "../store/store.ts";
+import { FencedError, PartitionLockTimeoutError, type Store, StoreUnavailableError } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { createTokenAuthenticator } from "./token_auth.ts";
 import { readBatchHeaders } from "./batch_headers.ts";
@@ -229,6 +229,14 @@ export function toHttpError(error: unknown): HttpError {
       `Cannot write: a newer writer holds the lease for this cluster (holder "${error.newest.holder}", ` +
         `transitions ${error.newest.transitions}); nothing was written`,
       { cause: error },
+    );
+  }
+  if (error instanceof PartitionLockTimeoutError) {
+    return new HttpError(
+      "PARTITION_LOCK_TIMEOUT",
+      "Cannot store the batch: a day's partition could not be created within PARTITION_LOCK_TIMEOUT_S, another " +
+        "session holds or awaits a conflicting lock on k8s_events; nothing was written",
+      { cause: error, headers: { "retry-after": String(RETRY_AFTER_S) } },
     );
   }
   if (error instanceof StoreUnavailableError) {

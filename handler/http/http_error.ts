@@ -23,6 +23,7 @@ export const PROBLEM_CODES = {
   INTERNAL_ERROR: { status: 500, title: "Internal error" },
   BODY_READ_FAILED: { status: 503, title: "Request body could not be read" },
   DATABASE_UNAVAILABLE: { status: 503, title: "Database unavailable" },
+  PARTITION_LOCK_TIMEOUT: { status: 503, title: "Partition creation waited too long for a lock" },
   NOT_READY: { status: 503, title: "Not ready" },
   SHUTTING_DOWN: { status: 503, title: "Shutting down" },
 } as const;

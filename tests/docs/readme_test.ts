@@ -8,6 +8,7 @@ import { PROBLEM_CODES } from "../../handler/http/http_error.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
 import { LINE_ERROR_CODES } from "../../shared/contract/line_error.ts";
 import { recordReads } from "../support/env_reads.ts";
+import { parseDockerfile } from "../deploy/dockerfile.ts";
 
 const README = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
 
@@ -54,4 +55,14 @@ Deno.test("README has a table row for every environment variable the handler and
   assert.ok(handlerNames.length > 20 && relayNames.length > 20, `${handlerNames.length} / ${relayNames.length}`);
   const missing = [...handlerNames, ...relayNames].filter((name) => !ROWS.some((cells) => cells[0] === `\`${name}\``));
   assert.deepEqual(missing, []);
+});
+
+Deno.test("README shows the handler image's command with the Dockerfile's permissions", () => {
+  const dockerfile = Deno.readTextFileSync(new URL("../../deploy/handler/Dockerfile", import.meta.url));
+  const { command } = parseDockerfile(dockerfile);
+  assert.ok(command.includes("--allow-net") && !command.includes("-A"), command.join(" "));
+  // Shell line continuations joined, so the README may wrap the command.
+  const shown = README.replace(/ *\\\n\s*/g, " ");
+  assert.ok(shown.includes(command.join(" ")), `README does not show "${command.join(" ")}"`);
+  assert.ok(!shown.includes("deno run -A handler/main.ts"), "README still shows the handler with -A");
 });

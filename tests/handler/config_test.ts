@@ -45,7 +45,9 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
       requestsInFlightMax: 8,
       bodyIdleTimeoutS: 30,
     },
-    retentionDays: 30,
+    retentionDays: null,
+    partitionsAheadDays: 2,
+    partitionLockTimeoutS: 5,
     shutdownDeadlineS: 25,
     isDebug: false,
     isOtelEnabled: false,
@@ -71,6 +73,8 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     REQUESTS_IN_FLIGHT_MAX: "2",
     BODY_IDLE_TIMEOUT_S: "2.5",
     RETENTION_DAYS: "0",
+    PARTITIONS_AHEAD_DAYS: "7",
+    PARTITION_LOCK_TIMEOUT_S: "0.25",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
     OTEL_ENABLED: "1",
@@ -94,6 +98,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
     [0, 1.5, true, true, 15],
   );
+  assert.deepEqual([config.partitionsAheadDays, config.partitionLockTimeoutS], [7, 0.25]);
   assert.equal(config.hostname, "handler-5d8f-x2k");
 });
 
@@ -141,6 +146,19 @@ Deno.test("loadHandlerConfig reports every problem at once, without secret value
       'CLUSTER_TOKEN_HASHES: entry 4 is not "cluster=<sha256 hex>"',
       'RECORDS_MAX: "0" is not a whole number from 1 to 9007199254740991',
       'DEBUG: "maybe" is not a boolean (true, false, 1, 0, yes, no, on, off)',
+    ],
+  );
+});
+
+Deno.test("loadHandlerConfig tells an unset RETENTION_DAYS (null) from one set to a number, and bounds the partition settings", () => {
+  assert.equal(loadHandlerConfig({ ...MINIMAL, RETENTION_DAYS: " " }).retentionDays, null);
+  assert.equal(loadHandlerConfig({ ...MINIMAL, RETENTION_DAYS: "30" }).retentionDays, 30);
+  assert.deepEqual(
+    problemsOf({ ...MINIMAL, RETENTION_DAYS: "-1", PARTITIONS_AHEAD_DAYS: "367", PARTITION_LOCK_TIMEOUT_S: "0" }),
+    [
+      'RETENTION_DAYS: "-1" is not a whole number from 0 to 36500',
+      'PARTITIONS_AHEAD_DAYS: "367" is not a whole number from 0 to 366',
+      'PARTITION_LOCK_TIMEOUT_S: "0" is not a number from 0.01 to 600',
     ],
   );
 });

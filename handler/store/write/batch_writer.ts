@@ -25,6 +25,8 @@ export interface BatchWriterOptions {
   /** Schema of all tables, unquoted. */
   schema: string;
   logger: Logger;
+  /** Longest wait for each lock while creating a partition, in seconds (PARTITION_LOCK_TIMEOUT_S). */
+  partitionLockTimeoutS?: number;
 }
 
 /** Writes batches; keeps the partitions it knows and each cluster's recent direct-COPY failures. */
@@ -52,7 +54,12 @@ function toBatchResult(counts: number[], unique: number, repeats: number): Batch
 /** Builds the writer. No I/O happens until a batch is written. */
 export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   const { database, schema } = options;
-  const partitions = new KnownPartitions({ database, schema, logger: options.logger });
+  const partitions = new KnownPartitions({
+    database,
+    schema,
+    logger: options.logger,
+    lockTimeoutS: options.partitionLockTimeoutS,
+  });
   const directCopy = new DirectCopy({ schema, partitions });
   const insertDeduplicated = createStagingInsert({ schema, partitions });
 
