@@ -8,6 +8,7 @@ import { EnvReader } from "../shared/env_reader.ts";
 import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
 import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
+import { PARTITION_LOCK_TIMEOUT_S_DEFAULT } from "./store/schema/known_partitions.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (handler/README.md, "Limits"). */
 export interface HandlerLimits {
@@ -45,8 +46,15 @@ export interface HandlerConfig {
   /** Accepted token hashes; a cluster may have several (token rotation). */
   tokenHashes: ClusterTokenHash[];
   limits: HandlerLimits;
-  /** Whole days of events kept; 0 keeps everything (another owner manages partitions). */
-  retentionDays: number;
+  /**
+   * Whole days of events kept; 0 keeps everything. Null when RETENTION_DAYS is unset: 30 on a `k8s_events` the
+   * handler created, 0 on one it adopted (resolveRetentionDays).
+   */
+  retentionDays: number | null;
+  /** Days whose partitions are kept ready, today first (2: today and tomorrow); 0 creates them only on demand. */
+  partitionsAheadDays: number;
+  /** Seconds creating a partition on demand may wait for each lock before the batch is answered 503. */
+  partitionLockTimeoutS: number;
   shutdownDeadlineS: number;
   isDebug: boolean;
   isOtelEnabled: boolean;
@@ -72,7 +80,9 @@ export const HANDLER_DEFAULTS = {
   dbConnectTimeoutS: 10,
   dbPoolMax: 10,
   port: 8080,
-  retentionDays: 30,
+  retentionDays: null,
+  partitionsAheadDays: 2,
+  partitionLockTimeoutS: PARTITION_LOCK_TIMEOUT_S_DEFAULT,
   shutdownDeadlineS: 25,
   otelExportIntervalS: 60,
   requestsInFlightMax: 8,
@@ -142,7 +152,17 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
         min: 1,
       }),
     },
-    retentionDays: reader.integer("RETENTION_DAYS", HANDLER_DEFAULTS.retentionDays, { min: 0, max: 36500 }),
+    retentionDays: reader.raw("RETENTION_DAYS") === undefined
+      ? HANDLER_DEFAULTS.retentionDays
+      : reader.integer("RETENTION_DAYS", 0, { min: 0, max: 36500 }),
+    partitionsAheadDays: reader.integer("PARTITIONS_AHEAD_DAYS", HANDLER_DEFAULTS.partitionsAheadDays, {
+      min: 0,
+      max: 366,
+    }),
+    partitionLockTimeoutS: reader.number("PARTITION_LOCK_TIMEOUT_S", HANDLER_DEFAULTS.partitionLockTimeoutS, {
+      min: 0.01,
+      max: 600,
+    }),
     shutdownDeadlineS: reader.number("SHUTDOWN_DEADLINE_S", HANDLER_DEFAULTS.shutdownDeadlineS, { min: 0 }),
     isDebug: reader.boolean("DEBUG", false),
     isOtelEnabled: reader.boolean("OTEL_ENABLED", false),
@@ -263,6 +283,8 @@ export function toLoggableConfig(config: HandlerConfig): LogFields {
     tokenHashCount: config.tokenHashes.length,
     ...config.limits,
     retentionDays: config.retentionDays,
+    partitionsAheadDays: config.partitionsAheadDays,
+    partitionLockTimeoutS: config.partitionLockTimeoutS,
     shutdownDeadlineS: config.shutdownDeadlineS,
     isDebug: config.isDebug,
     isOtelEnabled: config.isOtelEnabled,

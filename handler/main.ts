@@ -1,5 +1,6 @@
 /**
- * Container start path: `deno run -A handler/main.ts`. Loads the configuration (failing with every problem),
+ * Container start path: `deno run … --allow-net --allow-env --allow-read=… handler/main.ts` (the command of
+ * deploy/handler/Dockerfile). Loads the configuration (failing with every problem),
  * waits for the database up to DB_READY_TIMEOUT, migrates, serves on PORT; on SIGTERM or SIGINT stops accepting,
  * finishes requests in flight within SHUTDOWN_DEADLINE_S, closes the pool and stops telemetry (pushing the last
  * OTLP export when OTEL_ENABLED), both bounded, so the whole stop fits `toStopBoundS` (28 s by default).
@@ -8,9 +9,8 @@
  */
 import { createLogger, describeError } from "../shared/telemetry/log.ts";
 import { ConfigError } from "./config.ts";
-import { startRetention } from "./store/schema/retention.ts";
 import { serveApp, type ServingApp } from "./http/server.ts";
-import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler } from "./start.ts";
+import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler, startUpkeep } from "./start.ts";
 
 /** Exit code for a start refused by the configuration or the process's permissions: the deployment needs fixing. */
 export const EXIT_CONFIG = 2;
@@ -67,7 +67,7 @@ export async function main(): Promise<number> {
       await Promise.all([store.close(), telemetry.shutdown()]);
       return EXIT_CONFIG;
     }
-    startRetention({ store, retentionDays: config.retentionDays, logger, signal: controller.signal });
+    startUpkeep(prepared, controller.signal);
     const { isDrained } = await serving.finished;
     // After the drain, so the last OTLP push carries the last requests.
     await Promise.all([store.close(), telemetry.shutdown()]);

@@ -9,14 +9,14 @@
  * scrape of `/metrics` reaches one of them, and its own `service.instance.id` (HOSTNAME plus a random suffix) in OTLP.
  */
 import { createInFlight } from "./http/in_flight.ts";
-import { startRetention } from "./store/schema/retention.ts";
 import { toUnexpectedErrorResponse } from "./http/server.ts";
-import { prepareHandler } from "./start.ts";
+import { prepareHandler, startUpkeep } from "./start.ts";
 
-const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject(), { isWorker: true });
+const prepared = await prepareHandler(Deno.env.toObject(), { isWorker: true });
+const { app, config, store, telemetry, logger } = prepared;
 const stopping = new AbortController();
 const inFlight = createInFlight();
-startRetention({ store, retentionDays: config.retentionDays, logger, signal: stopping.signal });
+startUpkeep(prepared, stopping.signal);
 
 const stop = async () => {
   if (stopping.signal.aborted) return;

@@ -10,6 +10,8 @@ import { createHandlerMetrics } from "./metrics.ts";
 import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
 import { isBudgetWithinHeap } from "./http/memory_budget.ts";
 import v8 from "node:v8";
+import { ensurePartitionsAhead, startPartitionsAhead } from "./store/schema/partitions_ahead.ts";
+import { startRetention } from "./store/schema/retention.ts";
 
 /**
  * Longest time in seconds from SIGTERM to exit: requests in flight get `shutdownDeadlineS`, then the pool closes
@@ -39,6 +41,8 @@ export interface PreparedHandler {
   /** Serves `GET /metrics` through the app; pushes OTLP when OTEL_ENABLED. Shut it down after the store closes. */
   telemetry: Telemetry;
   app: App;
+  /** The retention in force: RETENTION_DAYS, else the default for who made `k8s_events` (0 when adopted). */
+  retentionDays: number;
 }
 
 /** Cancellation and log sink for the start sequence. */
@@ -134,12 +138,20 @@ export async function prepareHandler(
     schema: config.dbSchema,
     poolMax: config.dbPoolMax,
     retentionDays: config.retentionDays,
+    partitionLockTimeoutS: config.partitionLockTimeoutS,
     connectTimeoutS: config.dbConnectTimeoutS,
     logger,
   });
+  let retentionDays: number;
   try {
     await store.waitUntilReachable({ timeoutS: config.dbReadyTimeoutS, signal: options.signal });
-    await store.migrate();
+    const state = await store.migrate();
+    retentionDays = state.retentionDays;
+    logger.info("retention", {
+      retentionDays,
+      source: state.retentionSource,
+      eventsTableOrigin: state.eventsTableOrigin,
+    });
   } catch (error) {
     logger.error(isPermissionError(error) ? PERMISSION_DENIED_MESSAGE : "cannot start: database not ready", {
       error: describeError(error),
@@ -148,6 +160,7 @@ export async function prepareHandler(
     await telemetry.shutdown();
     throw error;
   }
+  await prepareFirstPartitions({ store, partitionsAheadDays: config.partitionsAheadDays, logger });
   const app = createApp({
     config,
     store,
@@ -155,5 +168,31 @@ export async function prepareHandler(
     observer: createHandlerMetrics(telemetry.meter),
     renderMetrics: () => telemetry.renderPrometheus(),
   });
-  return { config, logger, store, telemetry, app };
+  return { config, logger, store, telemetry, app, retentionDays };
+}
+
+/**
+ * Makes today's partition and the next days' (PARTITIONS_AHEAD_DAYS) before the first request. A failure is logged
+ * and the start goes on: each write creates a missing day itself, and the hourly run tries again.
+ */
+async function prepareFirstPartitions(
+  options: { store: PostgresStore; partitionsAheadDays: number; logger: Logger },
+): Promise<void> {
+  try {
+    await ensurePartitionsAhead({ ...options, now: new Date() });
+  } catch (error) {
+    options.logger.warn("partitions ahead of need not made at start; the hourly run tries again", {
+      error: describeError(error),
+    });
+  }
+}
+
+/**
+ * Starts the background upkeep of a prepared handler until `signal` aborts: retention (when in force) and the
+ * partitions ahead of need, each now and then every hour.
+ */
+export function startUpkeep(prepared: PreparedHandler, signal: AbortSignal): void {
+  const { store, logger, config, retentionDays } = prepared;
+  startRetention({ store, retentionDays, logger, signal });
+  startPartitionsAhead({ store, partitionsAheadDays: config.partitionsAheadDays, logger, signal });
 }

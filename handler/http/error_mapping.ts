@@ -2,7 +2,12 @@
  * The one mapping from any error to the HttpError a client sees: store conditions become their problem codes, an
  * HttpError stays as it is, anything else is INTERNAL_ERROR (its message is never shown).
  */
-import { FencedError, RowRefusalsExceededError, StoreUnavailableError } from "../store/store.ts";
+import {
+  FencedError,
+  PartitionLockTimeoutError,
+  RowRefusalsExceededError,
+  StoreUnavailableError,
+} from "../store/store.ts";
 import { HttpError } from "./http_error.ts";
 
 /** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
@@ -24,6 +29,14 @@ export function toHttpError(error: unknown): HttpError {
       "TOO_MANY_ROWS_REFUSED",
       `${error.message}; nothing was written, send the batch in smaller parts`,
       { cause: error },
+    );
+  }
+  if (error instanceof PartitionLockTimeoutError) {
+    return new HttpError(
+      "PARTITION_LOCK_TIMEOUT",
+      "Cannot store the batch: a day's partition could not be created within PARTITION_LOCK_TIMEOUT_S, another " +
+        "session holds or awaits a conflicting lock on k8s_events; nothing was written",
+      { cause: error, headers: { "retry-after": String(RETRY_AFTER_S) } },
     );
   }
   if (error instanceof StoreUnavailableError) {

@@ -26,6 +26,7 @@ export const PROBLEM_CODES = {
   BODY_READ_FAILED: { status: 503, title: "Request body could not be read" },
   OVER_MEMORY_BUDGET: { status: 503, title: "Memory budget in use" },
   DATABASE_UNAVAILABLE: { status: 503, title: "Database unavailable" },
+  PARTITION_LOCK_TIMEOUT: { status: 503, title: "Partition creation waited too long for a lock" },
   NOT_READY: { status: 503, title: "Not ready" },
   SHUTTING_DOWN: { status: 503, title: "Shutting down" },
 } as const;

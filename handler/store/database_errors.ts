@@ -63,6 +63,15 @@ export function isTransientDatabaseError(error: unknown): boolean {
  */
 export const NO_PARTITION_SQLSTATE = "23514";
 
+/** SQLSTATE of "canceling statement due to lock timeout" (lock_timeout) and of a NOWAIT lock not granted. */
+export const LOCK_NOT_AVAILABLE_SQLSTATE = "55P03";
+
+/**
+ * SQLSTATEs of a relation created under the same name by another session meanwhile: "relation ... already exists"
+ * (duplicate_table), or the catalog's unique index refusing the second name (unique_violation).
+ */
+export const NAME_TAKEN_SQLSTATES: ReadonlySet<string> = new Set(["42P07", "23505"]);
+
 /** SQLSTATE of "partition ... would overlap partition ...": another partition already covers the range. */
 export const PARTITION_OVERLAP_SQLSTATE = "42P17";
 

@@ -20,11 +20,22 @@ import { dropPartitionsBefore, parsePartitionDay } from "./schema/partitions.ts"
 import { applyMigrations } from "./schema/migrations.ts";
 import { readRequiredColumns } from "./schema/required_columns.ts";
 import type { NullableColumn } from "../../shared/contract/event_row.ts";
+import { type EventsTableOrigin, readEventsTableOrigin } from "./schema/events_table_origin.ts";
+import { resolveRetentionDays } from "./schema/retention.ts";
 import type { SqlRunner, SqlValue } from "./schema/sql_runner.ts";
 import { readCheckpoint as readClusterCheckpoint } from "./cluster_state.ts";
 import { ConnectionClosedError, isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
 import type { WriteConnection } from "./write_session.ts";
 import { Tripwire } from "../../shared/race.ts";
+
+/** What `migrate` found and decided. */
+export interface SchemaState {
+  eventsTableOrigin: EventsTableOrigin;
+  /** Whole days kept; 0: retention is off. */
+  retentionDays: number;
+  /** Why: RETENTION_DAYS, or the default for the table's origin. */
+  retentionSource: string;
+}
 
 export interface PostgresStoreOptions {
   /** postgres:// URL (built by the config loader from DATABASE_URL or DB_*). */
@@ -33,8 +44,13 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Write connections, so transactions at once; READ_CONNECTIONS_MAX more serve reads and readiness. */
   poolMax: number;
-  /** Whole days of events kept; 0 disables dropping old partitions. */
-  retentionDays: number;
+  /**
+   * Whole days of events kept (RETENTION_DAYS); 0 disables dropping old partitions. Null when unset: the default on
+   * a `k8s_events` the handler created, 0 on one it adopted (see resolveRetentionDays).
+   */
+  retentionDays: number | null;
+  /** Longest wait for each lock while creating a partition, in seconds (PARTITION_LOCK_TIMEOUT_S). */
+  partitionLockTimeoutS?: number;
   /** Seconds to wait for a connection to open. */
   connectTimeoutS: number;
   logger: Logger;
@@ -43,10 +59,21 @@ export interface PostgresStoreOptions {
 export interface PostgresStore extends Store {
   /** Polls until the database answers or timeoutS passes (then throws StoreUnavailableError). */
   waitUntilReachable(options: { timeoutS: number; signal?: AbortSignal }): Promise<void>;
-  /** Versioned migrations under an advisory lock, recorded in a table; safe when many replicas start at once. */
-  migrate(): Promise<void>;
-  /** Drops whole daily partitions older than retentionDays (no-op when 0); returns the dropped table names. */
+  /**
+   * Versioned migrations under an advisory lock, recorded in a table; safe when many replicas start at once. Returns
+   * who made `k8s_events` and the retention that follows from it and from `retentionDays`.
+   */
+  migrate(): Promise<SchemaState>;
+  /**
+   * Drops whole daily partitions older than the retention `migrate` resolved (no-op when 0, or before `migrate`
+   * unless retentionDays was given); returns the dropped table names.
+   */
   dropExpiredPartitions(now: Date): Promise<string[]>;
+  /**
+   * Creates the partitions of the days (`YYYY-MM-DD`) that have none yet, so writes for them need no DDL. Throws
+   * PartitionLockTimeoutError or StoreUnavailableError when the database cannot do it now.
+   */
+  ensurePartitions(days: readonly string[]): Promise<void>;
 }
 
 /**
@@ -230,8 +257,15 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     logger,
   });
   const reader: SqlRunner = { query: (text, params) => readPool.query(text, params) };
-  const writer = createBatchWriter({ database: pool, schema, logger });
+  const writer = createBatchWriter({
+    database: pool,
+    schema,
+    logger,
+    partitionLockTimeoutS: options.partitionLockTimeoutS,
+  });
   let requiredColumns: ReadonlySet<NullableColumn> = new Set();
+  /** The retention in force: RETENTION_DAYS, else resolved by `migrate` from the table's origin; 0 until then. */
+  let retentionDays = options.retentionDays ?? 0;
 
   function unavailable(what: string, error: unknown): StoreUnavailableError {
     const code = toDatabaseErrorCode(error) ?? "UNKNOWN";
@@ -257,12 +291,18 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     }
   }
 
-  async function migrate(): Promise<void> {
+  async function migrate(): Promise<SchemaState> {
     try {
-      const applied = await pool.begin((session) => applyMigrations(session, { schema, logger }));
+      const [applied, origin] = await pool.begin(async (session) => {
+        const applied = await applyMigrations(session, { schema, logger });
+        return [applied, await readEventsTableOrigin(session, { schema }) ?? "adopted"] as const;
+      });
       const required = await readRequiredColumns(reader, { schema });
       requiredColumns = new Set(required);
       logger.info("schema ready", { schema, applied: applied.join(","), requiredColumns: required.join(",") });
+      const retention = resolveRetentionDays({ retentionDays: options.retentionDays, eventsTableOrigin: origin });
+      retentionDays = retention.retentionDays;
+      return { eventsTableOrigin: origin, retentionDays, retentionSource: retention.source };
     } catch (error) {
       if (isTransientDatabaseError(error)) throw unavailable("migrate the schema", error);
       throw error;
@@ -270,16 +310,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   }
 
   async function dropExpiredPartitions(now: Date): Promise<string[]> {
-    if (options.retentionDays <= 0) return [];
+    if (retentionDays <= 0) return [];
     try {
-      const dropped = await pool.begin((session) =>
-        dropPartitionsBefore(session, { schema, now, retentionDays: options.retentionDays })
-      );
+      const dropped = await pool.begin((session) => dropPartitionsBefore(session, { schema, now, retentionDays }));
       writer.partitions.forget(dropped.map((name) => parsePartitionDay(name) ?? ""));
       if (dropped.length > 0) logger.info("dropped expired partitions", { count: dropped.length });
       return dropped;
     } catch (error) {
       if (isTransientDatabaseError(error)) throw unavailable("drop expired partitions", error);
+      throw error;
+    }
+  }
+
+  async function ensurePartitions(days: readonly string[]): Promise<void> {
+    try {
+      await writer.partitions.ensure(days);
+    } catch (error) {
+      if (isTransientDatabaseError(error)) throw unavailable("create partitions ahead of need", error);
       throw error;
     }
   }
@@ -292,6 +339,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     waitUntilReachable: (waitOptions) => waitUntilDatabaseReachable(reader, { ...waitOptions, logger }),
     migrate,
     dropExpiredPartitions,
+    ensurePartitions,
     close: async () => {
       await Promise.all([pool.close(), readPool.close()]);
     },

@@ -72,6 +72,14 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
+/**
+ * A day's partition could not be created because a lock it needs was not granted within PARTITION_LOCK_TIMEOUT_S
+ * (another session holds or awaits a conflicting lock on `k8s_events`); nothing was written, the caller may retry.
+ */
+export class PartitionLockTimeoutError extends StoreUnavailableError {
+  override name = "PartitionLockTimeoutError";
+}
+
 export interface Store {
   /**
    * Writes the batch atomically, except for the rows the database refuses, which are listed in the result. Throws

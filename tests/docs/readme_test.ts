@@ -11,6 +11,7 @@ import { loadRelayConfig } from "../../relay/config.ts";
 import { LINE_ERROR_CODES } from "../../shared/contract/line_error.ts";
 import { ALL_METRICS, type MetricSpec, toPrometheusName } from "../../shared/telemetry/metric_names.ts";
 import { recordReads } from "../support/env_reads.ts";
+import { parseDockerfile } from "../deploy/dockerfile.ts";
 import {
   headingAnchors,
   proseLines,
@@ -194,4 +195,14 @@ Deno.test("README files link only to files that exist and headings that exist", 
 Deno.test("README.md maps every folder of the tree, one row each, and no other", () => {
   const root = PAGES.find((page) => page.path === "README.md")!;
   assert.deepEqual(foldersOfMap(root), foldersOfTree());
+});
+
+Deno.test("handler/README.md shows the handler image's command with the Dockerfile's permissions", () => {
+  const dockerfile = Deno.readTextFileSync(new URL("../../deploy/handler/Dockerfile", import.meta.url));
+  const { command } = parseDockerfile(dockerfile);
+  assert.ok(command.includes("--allow-net") && !command.includes("-A"), command.join(" "));
+  // Shell line continuations joined, so the README may wrap the command.
+  const shown = Deno.readTextFileSync(new URL("../../handler/README.md", import.meta.url)).replace(/ *\\\n\s*/g, " ");
+  assert.ok(shown.includes(command.join(" ")), `handler/README.md does not show "${command.join(" ")}"`);
+  assert.ok(!shown.includes("deno run -A handler/main.ts"), "handler/README.md still shows the handler with -A");
 });

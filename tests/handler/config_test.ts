@@ -50,7 +50,9 @@ Deno.test("loadHandlerConfig fills every default from a minimal environment", ()
       rowRefusalsMax: 100,
       requestsMemoryBytesMax: 134217728,
     },
-    retentionDays: 30,
+    retentionDays: null,
+    partitionsAheadDays: 2,
+    partitionLockTimeoutS: 5,
     shutdownDeadlineS: 25,
     isDebug: false,
     isOtelEnabled: false,
@@ -78,6 +80,8 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     ROW_REFUSALS_MAX: "3",
     REQUESTS_MEMORY_BYTES_MAX: "800",
     RETENTION_DAYS: "0",
+    PARTITIONS_AHEAD_DAYS: "7",
+    PARTITION_LOCK_TIMEOUT_S: "0.25",
     SHUTDOWN_DEADLINE_S: "1.5",
     DEBUG: "true",
     OTEL_ENABLED: "1",
@@ -103,6 +107,7 @@ Deno.test("loadHandlerConfig reads every variable it knows", () => {
     [config.retentionDays, config.shutdownDeadlineS, config.isDebug, config.isOtelEnabled, config.otelExportIntervalS],
     [0, 1.5, true, true, 15],
   );
+  assert.deepEqual([config.partitionsAheadDays, config.partitionLockTimeoutS], [7, 0.25]);
   assert.equal(config.hostname, "handler-5d8f-x2k");
 });
 
@@ -161,6 +166,19 @@ Deno.test("loadHandlerConfig refuses a ROW_REFUSALS_MAX outside 1-100000", () =>
     ]);
   }
   assert.equal(loadHandlerConfig({ ...MINIMAL, ROW_REFUSALS_MAX: "100000" }).limits.rowRefusalsMax, 100_000);
+});
+
+Deno.test("loadHandlerConfig tells an unset RETENTION_DAYS (null) from one set to a number, and bounds the partition settings", () => {
+  assert.equal(loadHandlerConfig({ ...MINIMAL, RETENTION_DAYS: " " }).retentionDays, null);
+  assert.equal(loadHandlerConfig({ ...MINIMAL, RETENTION_DAYS: "30" }).retentionDays, 30);
+  assert.deepEqual(
+    problemsOf({ ...MINIMAL, RETENTION_DAYS: "-1", PARTITIONS_AHEAD_DAYS: "367", PARTITION_LOCK_TIMEOUT_S: "0" }),
+    [
+      'RETENTION_DAYS: "-1" is not a whole number from 0 to 36500',
+      'PARTITIONS_AHEAD_DAYS: "367" is not a whole number from 0 to 366',
+      'PARTITION_LOCK_TIMEOUT_S: "0" is not a number from 0.01 to 600',
+    ],
+  );
 });
 
 Deno.test("loadHandlerConfig requires a database and at least one token source", () => {

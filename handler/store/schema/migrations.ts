@@ -4,11 +4,21 @@
  * for the lock and find the work done.
  *
  * `k8s_events` may already exist, created by another schema owner (the existing Krateo stack). Then it is used as
- * it is: only missing columns are added, and the NOTIFY trigger only when the table has none of its own.
+ * it is: only missing columns are added, and the NOTIFY trigger only when no trigger of the table notifies channel
+ * `events`. Whether the handler created the table or adopted it is recorded (`events_table_origin.ts`).
  */
 import { EVENTS_TABLE } from "./partitions.ts";
 import { quoteIdentifier, type SqlRunner } from "./sql_runner.ts";
 import type { Logger } from "../../../shared/telemetry/log.ts";
+import { hasTriggerNotifying } from "./notify_triggers.ts";
+import {
+  createOriginTable,
+  type EventsTableOrigin,
+  inferEventsTableOrigin,
+  NOTIFY_FUNCTION,
+  readEventsTableOrigin,
+  recordEventsTableOrigin,
+} from "./events_table_origin.ts";
 
 export const MIGRATIONS_TABLE = "ingester_schema_migrations";
 export const CHECKPOINTS_TABLE = "ingester_checkpoints";
@@ -16,13 +26,33 @@ export const FENCES_TABLE = "ingester_fences";
 export const GAPS_TABLE = "ingester_gaps";
 /** Channel every inserted `k8s_events` row is announced on. */
 export const NOTIFY_CHANNEL = "events";
-const NOTIFY_FUNCTION = "ingester_notify_events";
+
+/** What a migration knows besides its runner. */
+export interface MigrationContext {
+  /** Schema of all tables, unquoted. */
+  schema: string;
+  logger: Logger;
+  /** True when `k8s_events` existed before this run of the migrations began. */
+  hasEventsTableBefore: boolean;
+  /** Versions recorded before this run began. */
+  appliedBefore: ReadonlySet<number>;
+}
 
 export interface Migration {
   version: number;
   name: string;
-  apply(runner: SqlRunner, context: { schema: string; logger: Logger }): Promise<void>;
+  apply(runner: SqlRunner, context: MigrationContext): Promise<void>;
 }
+
+/**
+ * Indexes the handler declares on a `k8s_events` it created, for the readers' lookups: a row by `event_id`, as each
+ * notification is looked up. Declared on the table, so every partition has it, existing ones (built by the
+ * migration) and new ones (created when a partition is attached). The newest rows of one `global_uid` are found
+ * through each partition's unique index, which leads with `global_uid`.
+ */
+export const LOOKUP_INDEXES: readonly { name: string; keys: string }[] = [
+  { name: "k8s_events_event_id_idx", keys: "(event_id)" },
+];
 
 /** Columns of `k8s_events`, with the type each gets when we create or add it. */
 export const EVENT_COLUMNS: readonly { name: string; type: string; isRequired: boolean }[] = [
@@ -48,7 +78,7 @@ async function createEventsTable(runner: SqlRunner, schema: string): Promise<voi
   await runner.query(`create table ${schema}.${EVENTS_TABLE} (${columns}) partition by range (created_at)`);
 }
 
-async function addMissingColumns(runner: SqlRunner, context: { schema: string; logger: Logger }): Promise<void> {
+async function addMissingColumns(runner: SqlRunner, context: MigrationContext): Promise<void> {
   const rows = await runner.query<{ name: string }>(
     `select a.attname as name from pg_attribute a
       where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped`,
@@ -65,7 +95,10 @@ async function addMissingColumns(runner: SqlRunner, context: { schema: string; l
   }
 }
 
-/** True when `k8s_events` has a trigger whose function sends notifications (the existing stack's, or ours). */
+/**
+ * True when `k8s_events` has a trigger whose function sends notifications on any channel (the existing stack's, or
+ * ours). Migration 1 asks this; migration 3 then checks the channel itself.
+ */
 async function hasNotifyTrigger(runner: SqlRunner, schema: string): Promise<boolean> {
   const rows = await runner.query<{ count: number }>(
     `select count(*)::int as count from pg_trigger t join pg_proc p on p.oid = t.tgfoid
@@ -149,6 +182,40 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 3,
+    name: "NOTIFY trigger when no trigger notifies channel events",
+    async apply(runner, context) {
+      if (await hasTriggerNotifying(runner, { schema: context.schema, channel: NOTIFY_CHANNEL })) return;
+      await createNotifyTrigger(runner, quoteIdentifier(context.schema));
+      context.logger.info("added NOTIFY trigger: no trigger of k8s_events notifies channel events", {
+        trigger: NOTIFY_FUNCTION,
+      });
+    },
+  },
+  {
+    version: 4,
+    name: "record whether the handler created k8s_events",
+    async apply(runner, context) {
+      await createOriginTable(runner, context);
+      const origin: EventsTableOrigin = !context.appliedBefore.has(1)
+        ? (context.hasEventsTableBefore ? "adopted" : "created")
+        : await inferEventsTableOrigin(runner, context);
+      const recorded = await recordEventsTableOrigin(runner, { schema: context.schema, origin });
+      context.logger.info("recorded the origin of k8s_events", { origin: recorded });
+    },
+  },
+  {
+    version: 5,
+    name: "event_id index on a k8s_events the handler created",
+    async apply(runner, context) {
+      if (await readEventsTableOrigin(runner, context) !== "created") return;
+      const schema = quoteIdentifier(context.schema);
+      for (const index of LOOKUP_INDEXES) {
+        await runner.query(`create index if not exists ${index.name} on ${schema}.${EVENTS_TABLE} ${index.keys}`);
+      }
+    },
+  },
 ];
 
 /** The version the code needs; the schema is "in place" when this one is recorded. */
@@ -165,10 +232,10 @@ export function toMigrationLockKey(schema: string): string {
  */
 export async function applyMigrations(
   runner: SqlRunner,
-  context: { schema: string; logger: Logger; migrations?: readonly Migration[] },
+  options: { schema: string; logger: Logger; migrations?: readonly Migration[] },
 ): Promise<number[]> {
-  const schema = quoteIdentifier(context.schema);
-  await runner.query("select pg_advisory_xact_lock(hashtext($1))", [toMigrationLockKey(context.schema)]);
+  const schema = quoteIdentifier(options.schema);
+  await runner.query("select pg_advisory_xact_lock(hashtext($1))", [toMigrationLockKey(options.schema)]);
   const namespace = await runner.query<{ exists: boolean }>("select to_regnamespace($1) is not null as exists", [
     schema,
   ]);
@@ -180,16 +247,24 @@ export async function applyMigrations(
        applied_at timestamptz not null default now())`,
   );
   const rows = await runner.query<{ version: number }>(`select version from ${schema}.${MIGRATIONS_TABLE}`);
-  const done = new Set(rows.map((row) => row.version));
+  const found = await runner.query<{ exists: boolean }>("select to_regclass($1) is not null as exists", [
+    `${schema}.${EVENTS_TABLE}`,
+  ]);
+  const context: MigrationContext = {
+    schema: options.schema,
+    logger: options.logger,
+    hasEventsTableBefore: found[0]?.exists === true,
+    appliedBefore: new Set(rows.map((row) => row.version)),
+  };
   const applied: number[] = [];
-  for (const migration of context.migrations ?? MIGRATIONS) {
-    if (done.has(migration.version)) continue;
+  for (const migration of options.migrations ?? MIGRATIONS) {
+    if (context.appliedBefore.has(migration.version)) continue;
     await migration.apply(runner, context);
     await runner.query(`insert into ${schema}.${MIGRATIONS_TABLE} (version, name) values ($1, $2)`, [
       migration.version,
       migration.name,
     ]);
-    context.logger.info("applied migration", { version: migration.version, name: migration.name });
+    options.logger.info("applied migration", { version: migration.version, name: migration.name });
     applied.push(migration.version);
   }
   return applied;

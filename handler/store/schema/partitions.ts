@@ -1,8 +1,13 @@
 /**
- * Daily partitions of `k8s_events`: one per UTC day, named `k8s_events_YYYY_MM_DD`, each with a
- * unique index on (global_uid, resource_version). Created on demand for any day a batch needs, dropped whole by
- * retention.
+ * Daily partitions of `k8s_events`: one per UTC day, named `k8s_events_YYYY_MM_DD`, each with a unique index on
+ * (global_uid, resource_version) and the other indexes the table's newest partition carries. Created ahead of need
+ * and on demand for any day a batch needs, dropped whole by retention.
+ *
+ * A partition is built as a table of its own and then attached: ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock
+ * on `k8s_events`, which uploads in progress (ROW EXCLUSIVE) do not block, where CREATE TABLE ... PARTITION OF would
+ * wait behind every one of them for an ACCESS EXCLUSIVE lock while every new writer queued behind it.
  */
+import { copyPartitionIndexes, hasRelationNamed, type PartitionIndexCopy } from "./partition_indexes.ts";
 import { quoteIdentifier, type SqlRunner } from "./sql_runner.ts";
 
 export const EVENTS_TABLE = "k8s_events";
@@ -42,18 +47,36 @@ export function toPartitionDays(timestamps: Iterable<string>): string[] {
   return [...days].sort();
 }
 
+/** The first instant PostgreSQL cannot name in a four-digit year, and no daily partition can start at. */
+const YEAR_10000_MS = Date.parse("+010000-01-01T00:00:00Z");
+
 /**
- * Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. The day after 9999-12-31 is
- * written `10000-01-01T00:00:00.000Z`: PostgreSQL reads five-digit years, not JavaScript's `+010000` form.
+ * Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. The upper bound of 9999-12-31 is
+ * null, written MAXVALUE: the next day would be year 10000, which PostgreSQL does not read in that form.
  */
-export function toPartitionBounds(day: string): { from: string; to: string } {
+export function toPartitionBounds(day: string): { from: string; to: string | null } {
   const start = Date.parse(`${day}T00:00:00Z`);
   if (Number.isNaN(start)) throw new RangeError(`Cannot bound a partition: "${day}" is not a date`);
-  return { from: toBoundText(start), to: toBoundText(start + DAY_MS) };
+  const end = start + DAY_MS;
+  return { from: new Date(start).toISOString(), to: end >= YEAR_10000_MS ? null : new Date(end).toISOString() };
 }
 
-function toBoundText(ms: number): string {
-  return new Date(ms).toISOString().replace(/^\+0*/, "");
+/** The `FOR VALUES` clause of a day's partition; built from a validated date, never from request text. */
+export function toPartitionBoundSql(day: string): string {
+  const { from, to } = toPartitionBounds(day);
+  return `for values from ('${from}') to (${to === null ? "maxvalue" : `'${to}'`})`;
+}
+
+/** The `YYYY-MM-DD` days from the UTC day of `now` on, `count` of them: the partitions to have ready ahead of need. */
+export function toDaysAhead(now: Date, count: number): string[] {
+  const todayStart = Date.parse(`${toUtcDay(now)}T00:00:00Z`);
+  const days: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = todayStart + i * DAY_MS;
+    if (start >= YEAR_10000_MS) break;
+    days.push(toUtcDay(new Date(start)));
+  }
+  return days;
 }
 
 /**
@@ -79,31 +102,64 @@ export function toPartitionLockKey(schema: string): string {
   return `events-ingester partitions ${schema}`;
 }
 
+/** Where and how long: the schema of `k8s_events`, the day, and the longest wait for each lock. */
+export interface EnsurePartitionOptions {
+  /** Schema of `k8s_events`, unquoted. */
+  schema: string;
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  /** Longest wait for each lock, in milliseconds; past it the statement fails with SQLSTATE 55P03. */
+  lockTimeoutMs: number;
+}
+
+/** What creating a partition did: the partition whose indexes were copied (null when there was none). */
+export interface PartitionCreation extends PartitionIndexCopy {
+  template: string | null;
+}
+
+/** The newest daily partition of `k8s_events` other than `except`, or null when there is none. */
+export async function findNewestPartition(
+  runner: SqlRunner,
+  options: { schema: string; except: string },
+): Promise<string | null> {
+  const days = (await listPartitions(runner, options))
+    .filter((name) => name !== options.except && parsePartitionDay(name) !== undefined)
+    .sort();
+  return days[days.length - 1] ?? null;
+}
+
 /**
- * Creates the day's partition and its unique index unless a table of that name exists, inside the runner's
- * transaction and under a transaction-level advisory lock, so concurrent writers creating the same day all succeed.
- * Returns true when it created the partition. A partition that already exists is used as it is.
+ * Creates the day's partition unless a table of that name exists, inside the runner's transaction: a table shaped
+ * like `k8s_events` (LIKE, with defaults and constraints), the indexes of the newest existing daily partition
+ * (`copyPartitionIndexes`), the unique index on (global_uid, resource_version) if those did not include one, then
+ * ATTACH PARTITION. Creation is serialised across replicas by a transaction-level advisory lock, and every lock wait
+ * is bounded by `lockTimeoutMs` (SQLSTATE 55P03 beyond it). Returns what it did, or null when the partition already
+ * existed (it is then used as it is).
  */
-export async function ensurePartition(runner: SqlRunner, options: { schema: string; day: string }): Promise<boolean> {
+export async function ensurePartition(
+  runner: SqlRunner,
+  options: EnsurePartitionOptions,
+): Promise<PartitionCreation | null> {
   const name = toPartitionName(options.day);
   const schema = quoteIdentifier(options.schema);
+  const table = `${schema}.${quoteIdentifier(name)}`;
+  // Most calls find the partition made ahead of need, by this replica or another: no lock, no DDL.
+  if (await hasRelationNamed(runner, { schema: options.schema, name })) return null;
+  await runner.query("select set_config('lock_timeout', $1, true)", [
+    `${Math.max(1, Math.ceil(options.lockTimeoutMs))}ms`,
+  ]);
   await runner.query("select pg_advisory_xact_lock(hashtext($1))", [toPartitionLockKey(options.schema)]);
-  const found = await runner.query<{ exists: boolean }>(
-    "select to_regclass($1) is not null as exists",
-    [`${schema}.${quoteIdentifier(name)}`],
-  );
-  if (found[0]?.exists) return false;
-  const { from, to } = toPartitionBounds(options.day);
-  // The bounds are built from a validated date, never from request text.
+  if (await hasRelationNamed(runner, { schema: options.schema, name })) return null;
+  const template = await findNewestPartition(runner, { schema: options.schema, except: name });
   await runner.query(
-    `create table ${schema}.${quoteIdentifier(name)} partition of ${schema}.${EVENTS_TABLE}` +
-      ` for values from ('${from}') to ('${to}')`,
+    `create table ${table} (like ${schema}.${EVENTS_TABLE}` +
+      " including defaults including constraints including generated including storage including compression)",
   );
+  const copy = await copyPartitionIndexes(runner, { schema: options.schema, template, partition: name });
   await runner.query(
-    `create unique index ${quoteIdentifier(`${name}_global_uid_resource_version_key`)}` +
-      ` on ${schema}.${quoteIdentifier(name)} (global_uid, resource_version)`,
+    `alter table ${schema}.${EVENTS_TABLE} attach partition ${table} ${toPartitionBoundSql(options.day)}`,
   );
-  return true;
+  return { template, ...copy };
 }
 
 /** Names of the tables attached as partitions of `k8s_events` in the schema, sorted. */

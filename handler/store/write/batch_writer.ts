@@ -28,6 +28,8 @@ export interface BatchWriterOptions {
   /** Schema of all tables, unquoted. */
   schema: string;
   logger: Logger;
+  /** Longest wait for each lock while creating a partition, in seconds (PARTITION_LOCK_TIMEOUT_S). */
+  partitionLockTimeoutS?: number;
 }
 
 /** Writes batches; keeps the partitions it knows and each cluster's recent direct-COPY failures. */
@@ -84,7 +86,12 @@ function toRefusedRepeats(refused: readonly RefusedRow[], repeated: readonly Eve
 /** Builds the writer. No I/O happens until a batch is written. */
 export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
   const { database, schema, logger } = options;
-  const partitions = new KnownPartitions({ database, schema, logger });
+  const partitions = new KnownPartitions({
+    database,
+    schema,
+    logger,
+    lockTimeoutS: options.partitionLockTimeoutS,
+  });
   const directCopy = new DirectCopy({ schema, partitions });
   const staging = createStagingInsert({ schema, partitions });
 

@@ -63,6 +63,7 @@ export async function withApp(
       schema,
       poolMax: config.dbPoolMax,
       retentionDays: 0,
+      partitionLockTimeoutS: config.partitionLockTimeoutS,
       connectTimeoutS: 5,
       logger,
     });

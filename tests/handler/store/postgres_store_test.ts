@@ -528,9 +528,21 @@ Deno.test("PostgresStore.writeBatch uses another owner's wider partition or defa
     const cluster = uniqueCluster();
     const early = makeRow(cluster, 1, { createdAt: new Date("2026-10-10T10:00:00Z") });
     await sql.unsafe(
-      `insert into "${schema}".k8s_events (created_at, cluster_name, uid, global_uid, raw, resource_version)
-       values ($1, $2, $3, $4, $5::jsonb, $6)`,
-      [early.createdAt, cluster, early.uid, early.globalUid, early.raw, early.resourceVersion],
+      `insert into "${schema}".k8s_events (created_at, cluster_name, uid, global_uid, namespace, resource_kind,
+                                           resource_name, event_type, raw, resource_version)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
+      [
+        early.createdAt,
+        cluster,
+        early.uid,
+        early.globalUid,
+        early.namespace,
+        early.resourceKind,
+        early.resourceName,
+        early.eventType,
+        early.raw,
+        early.resourceVersion,
+      ],
     );
     const store = openStore(schema);
     try {

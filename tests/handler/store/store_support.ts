@@ -60,13 +60,41 @@ export function openStore(
   });
 }
 
-/** Creates the existing stack's `k8s_events` (tests/fixtures/krateo_schema.sql) in `schema`. */
-export async function applyKrateoSchema(sql: postgres.Sql, schema: string): Promise<void> {
-  const ddl = await Deno.readTextFile(new URL("../../fixtures/krateo_schema.sql", import.meta.url));
+/** The day of the partition applyKrateoSchema makes, as the stack's job would have. */
+export const KRATEO_PARTITION_DAY = "2021-05-05";
+
+async function runInSchema(sql: postgres.Sql, schema: string, ddl: string): Promise<void> {
   await sql.begin(async (tx) => {
     await tx.unsafe(`set local search_path to "${schema}"`);
     await tx.unsafe(ddl).simple();
   });
+}
+
+/**
+ * Creates the existing stack's `k8s_events` (tests/fixtures/krateo_schema.sql) in `schema`, with one partition
+ * (KRATEO_PARTITION_DAY) made as the stack's partition job makes it.
+ */
+export async function applyKrateoSchema(sql: postgres.Sql, schema: string): Promise<void> {
+  await runInSchema(sql, schema, await Deno.readTextFile(new URL("../../fixtures/krateo_schema.sql", import.meta.url)));
+  await createKrateoPartition(sql, schema, KRATEO_PARTITION_DAY);
+}
+
+/** The stack's partition job's statements for one day (tests/fixtures/krateo_partition.sql), unqualified. */
+export async function krateoPartitionDdl(day: string): Promise<string> {
+  const template = await Deno.readTextFile(new URL("../../fixtures/krateo_partition.sql", import.meta.url));
+  const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  return template
+    .replaceAll("{partition}", `k8s_events_${day.replaceAll("-", "_")}`)
+    .replaceAll("{from}", `${day} 00:00:00+00`)
+    .replaceAll("{to}", `${next} 00:00:00+00`);
+}
+
+/**
+ * Runs the stack's partition job for one day: the partition when missing, and each of its seven indexes when no
+ * relation of that name exists.
+ */
+export async function createKrateoPartition(sql: postgres.Sql, schema: string, day: string): Promise<void> {
+  await runInSchema(sql, schema, await krateoPartitionDdl(day));
 }
 
 /** Notifications on channel `events` whose global_uid belongs to one cluster, in arrival order. */

@@ -29,7 +29,7 @@ function countingDatabase(sql: postgres.Sql): { database: WriteDatabase; transac
 async function partitionNames(sql: postgres.Sql, schema: string): Promise<string[]> {
   const rows = await sql.unsafe(
     `select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
-       join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 order by 1`,
+       join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'r' order by 1`,
     [schema],
   );
   return rows.map((row) => String(row.relname));

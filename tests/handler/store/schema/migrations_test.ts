@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import type postgres from "postgres";
-import { uniqueSchemaName, withTestSchema } from "../../../support/database.ts";
-import { LATEST_MIGRATION_VERSION, MIGRATIONS } from "../../../../handler/store/schema/migrations.ts";
+import postgres from "postgres";
+import { testDatabaseUrl, uniqueSchemaName, withTestSchema } from "../../../support/database.ts";
+import {
+  applyMigrations,
+  LATEST_MIGRATION_VERSION,
+  LOOKUP_INDEXES,
+  MIGRATIONS,
+} from "../../../../handler/store/schema/migrations.ts";
+import type { SqlValue } from "../../../../handler/store/schema/sql_runner.ts";
+import { createLogger } from "../../../../shared/telemetry/log.ts";
 import { applyKrateoSchema, listenForCluster, makeRow, openStore, uniqueCluster } from "../store_support.ts";
 
 async function triggersOf(sql: postgres.Sql, schema: string): Promise<string[]> {
@@ -19,6 +26,19 @@ async function migrationsOf(sql: postgres.Sql, schema: string): Promise<[number,
 }
 
 const ALL_MIGRATIONS = MIGRATIONS.map((m): [number, string] => [m.version, m.name]);
+
+async function parentIndexesOf(sql: postgres.Sql, schema: string): Promise<string[]> {
+  const rows = await sql.unsafe(
+    `select indexname, indexdef from pg_indexes where schemaname = $1 and tablename = 'k8s_events' order by 1`,
+    [schema],
+  );
+  return rows.map((row) => String(row.indexdef).replace(`"${schema}".`, "").replace(`${schema}.`, ""));
+}
+
+async function originOf(sql: postgres.Sql, schema: string): Promise<string | undefined> {
+  const rows = await sql.unsafe(`select origin from "${schema}".ingester_events_origin`);
+  return rows[0]?.origin;
+}
 
 Deno.test("PostgresStore.migrate from six replicas at once applies each version exactly once", async () => {
   await withTestSchema(async (schema, sql) => {
@@ -63,12 +83,17 @@ Deno.test("PostgresStore.migrate creates k8s_events with the columns of range pa
       ]);
       const key = await sql.unsafe(`select pg_get_partkeydef(to_regclass($1)) as key`, [`"${schema}".k8s_events`]);
       assert.equal(key[0]?.key, "RANGE (created_at)");
+      assert.deepEqual(await parentIndexesOf(sql, schema), [
+        "CREATE INDEX k8s_events_event_id_idx ON ONLY k8s_events USING btree (event_id)",
+      ]);
+      assert.equal(await originOf(sql, schema), "created");
       const tables = await sql.unsafe(
         `select tablename from pg_tables where schemaname = $1 and tablename like 'ingester_%' order by 1`,
         [schema],
       );
       assert.deepEqual(tables.map((t) => t.tablename), [
         "ingester_checkpoints",
+        "ingester_events_origin",
         "ingester_fences",
         "ingester_gaps",
         "ingester_schema_migrations",
@@ -102,7 +127,7 @@ Deno.test("PostgresStore.migrate creates a schema that does not exist yet", asyn
     try {
       await store.migrate();
       assert.equal(await store.isReady(), true);
-      assert.equal(LATEST_MIGRATION_VERSION, 2);
+      assert.equal(LATEST_MIGRATION_VERSION, 5);
     } finally {
       await store.close();
       await sql.unsafe(`drop schema if exists "${schema}" cascade`);
@@ -122,9 +147,17 @@ Deno.test("PostgresStore.migrate uses an existing Krateo k8s_events as it is: it
         [schema],
       );
       assert.deepEqual(indexes.map((i) => i.indexname), [
-        "k8s_events_2021_05_05_composition_id_created_at_idx",
-        "k8s_events_2021_05_05_uid_rv_idx",
+        "idx_k8s_events_2021_05_05_composition",
+        "idx_k8s_events_2021_05_05_global_uid_created",
+        "idx_k8s_events_2021_05_05_labels",
+        "idx_k8s_events_2021_05_05_obj",
+        "idx_k8s_events_2021_05_05_resource_latest",
+        "idx_k8s_events_2021_05_05_type",
+        "uq_k8s_events_2021_05_05_dedup",
       ]);
+      // Nothing declared on the adopted table itself: its owner's indexes are per partition, and stay so.
+      assert.deepEqual(await parentIndexesOf(sql, schema), []);
+      assert.deepEqual(await originOf(sql, schema), "adopted");
       assert.deepEqual(await migrationsOf(sql, schema), ALL_MIGRATIONS);
       // Rows of the existing partition's day go there and are deduplicated by its own index.
       const cluster = uniqueCluster();
@@ -187,6 +220,132 @@ Deno.test("PostgresStore.migrate adds the NOTIFY trigger to an existing k8s_even
       assert.deepEqual([...listener.payloads].sort(), expected.map((row) => row.payload).sort());
     } finally {
       await listener.close();
+      await store.close();
+    }
+  });
+});
+
+/** Creates `notify_other()` and a per-row trigger on k8s_events that notifies channel `other`. */
+async function addOtherChannelTrigger(sql: postgres.Sql, schema: string): Promise<void> {
+  await sql.unsafe(
+    `create function "${schema}".notify_other() returns trigger language plpgsql as $fn$
+     begin
+       -- PERFORM pg_notify('events', ...) was here before; now this trigger feeds another reader.
+       perform pg_notify('other', NEW.global_uid);
+       return NEW;
+     end
+     $fn$`,
+  );
+  await sql.unsafe(
+    `create trigger k8s_events_notify_other after insert on "${schema}".k8s_events
+       for each row execute function "${schema}".notify_other()`,
+  );
+}
+
+Deno.test("PostgresStore.migrate adds its NOTIFY trigger when the existing trigger notifies another channel", async () => {
+  await withTestSchema(async (schema, sql) => {
+    await applyKrateoSchema(sql, schema);
+    await sql.unsafe(`drop trigger k8s_events_notify on "${schema}".k8s_events`);
+    await addOtherChannelTrigger(sql, schema);
+    const store = openStore(schema);
+    const cluster = uniqueCluster();
+    const listener = await listenForCluster(cluster);
+    const other = postgres(testDatabaseUrl(), { max: 1, onnotice: () => {} });
+    const otherPayloads: string[] = [];
+    await other.listen("other", (payload) => {
+      if (payload.startsWith(`${cluster}:`)) otherPayloads.push(payload);
+    });
+    try {
+      await store.migrate();
+      assert.deepEqual(await triggersOf(sql, schema), ["ingester_notify_events", "k8s_events_notify_other"]);
+      const rows = [1, 2, 3].map((n) => makeRow(cluster, n, { createdAt: new Date("2021-05-05T10:00:00Z") }));
+      await store.writeBatch({ cluster, rows, gaps: [], resumeVersion: null, fence: null });
+      await listener.waitFor(3);
+      // A later row's notification comes after any extra one for the first three (delivery is in commit order).
+      await store.writeBatch({ cluster, rows: [makeRow(cluster, 4)], gaps: [], resumeVersion: null, fence: null });
+      await listener.waitFor(4);
+      const expected = await sql.unsafe(
+        `select json_build_object('event_id', event_id, 'global_uid', global_uid)::text as payload
+           from "${schema}".k8s_events`,
+      );
+      assert.deepEqual([...listener.payloads].sort(), expected.map((row) => row.payload).sort());
+      assert.deepEqual(otherPayloads.sort(), [1, 2, 3, 4].map((n) => makeRow(cluster, n).globalUid).sort());
+    } finally {
+      await other.end({ timeout: 1 });
+      await listener.close();
+      await store.close();
+    }
+  });
+});
+
+Deno.test("PostgresStore.migrate keeps an existing trigger notifying events and adds none, with other triggers beside it", async () => {
+  await withTestSchema(async (schema, sql) => {
+    await applyKrateoSchema(sql, schema);
+    await addOtherChannelTrigger(sql, schema);
+    const store = openStore(schema);
+    const cluster = uniqueCluster();
+    const listener = await listenForCluster(cluster);
+    try {
+      await store.migrate();
+      assert.deepEqual(await triggersOf(sql, schema), ["k8s_events_notify", "k8s_events_notify_other"]);
+      const rows = [1, 2].map((n) => makeRow(cluster, n, { createdAt: new Date("2021-05-05T10:00:00Z") }));
+      await store.writeBatch({ cluster, rows, gaps: [], resumeVersion: null, fence: null });
+      await store.writeBatch({ cluster, rows: [makeRow(cluster, 3)], gaps: [], resumeVersion: null, fence: null });
+      await listener.waitFor(3);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(listener.payloads.length, 3);
+    } finally {
+      await listener.close();
+      await store.close();
+    }
+  });
+});
+
+/** Applies the migrations up to `version` only, as a handler released before the later ones would have. */
+async function migrateUpTo(schema: string, version: number): Promise<void> {
+  const sql = postgres(testDatabaseUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await sql.begin(async (tx) => {
+      const runner = {
+        query: async (text: string, params: readonly SqlValue[] = []) =>
+          await tx.unsafe(text, params as string[]) as never,
+      };
+      await applyMigrations(runner, {
+        schema,
+        logger: createLogger({ isDebug: false, write: () => {} }),
+        migrations: MIGRATIONS.filter((m) => m.version <= version),
+      });
+    });
+  } finally {
+    await sql.end();
+  }
+}
+
+Deno.test("PostgresStore.migrate records the origin of a table migrated before it was recorded: created, or adopted", async () => {
+  await withTestSchema(async (schema, sql) => {
+    await migrateUpTo(schema, 2);
+    const store = openStore(schema, { retentionDays: null });
+    try {
+      assert.deepEqual(await store.migrate(), {
+        eventsTableOrigin: "created",
+        retentionDays: 30,
+        retentionSource: "default for a k8s_events the handler created",
+      });
+      assert.equal(await originOf(sql, schema), "created");
+      assert.equal((await parentIndexesOf(sql, schema)).length, LOOKUP_INDEXES.length);
+    } finally {
+      await store.close();
+    }
+  });
+  await withTestSchema(async (schema, sql) => {
+    await applyKrateoSchema(sql, schema);
+    await migrateUpTo(schema, 2);
+    const store = openStore(schema, { retentionDays: null });
+    try {
+      const state = await store.migrate();
+      assert.deepEqual([state.eventsTableOrigin, state.retentionDays], ["adopted", 0]);
+      assert.deepEqual(await parentIndexesOf(sql, schema), []);
+    } finally {
       await store.close();
     }
   });

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import {
   parsePartitionDay,
   selectExpiredPartitions,
+  toDaysAhead,
   toPartitionBounds,
+  toPartitionBoundSql,
   toPartitionDays,
   toPartitionName,
   toTimestampDay,
@@ -56,12 +58,35 @@ Deno.test("toPartitionBounds spans one UTC day, upper bound exclusive, across mo
   assert.deepEqual(toPartitionBounds("2028-02-28").to, "2028-02-29T00:00:00.000Z");
 });
 
-Deno.test("toPartitionBounds ends the last storable day at year 10000 in a form PostgreSQL reads", () => {
-  assert.deepEqual(toPartitionBounds("9999-12-31"), {
-    from: "9999-12-31T00:00:00.000Z",
-    to: "10000-01-01T00:00:00.000Z",
+Deno.test("toPartitionBounds leaves the last day open above and starts the first at year 1", () => {
+  assert.deepEqual(toPartitionBounds("9999-12-31"), { from: "9999-12-31T00:00:00.000Z", to: null });
+  assert.deepEqual(toPartitionBounds("9999-12-30"), {
+    from: "9999-12-30T00:00:00.000Z",
+    to: "9999-12-31T00:00:00.000Z",
   });
-  assert.deepEqual(toPartitionBounds("0001-01-01").from, "0001-01-01T00:00:00.000Z");
+  assert.deepEqual(toPartitionBounds("0001-01-01"), {
+    from: "0001-01-01T00:00:00.000Z",
+    to: "0001-01-02T00:00:00.000Z",
+  });
+});
+
+Deno.test("toPartitionBoundSql writes MAXVALUE for the last day and quoted instants otherwise", () => {
+  assert.equal(toPartitionBoundSql("9999-12-31"), "for values from ('9999-12-31T00:00:00.000Z') to (maxvalue)");
+  assert.equal(
+    toPartitionBoundSql("2026-12-31"),
+    "for values from ('2026-12-31T00:00:00.000Z') to ('2027-01-01T00:00:00.000Z')",
+  );
+});
+
+Deno.test("toDaysAhead lists today's UTC day and the next ones, and stops at 9999-12-31", () => {
+  assert.deepEqual(toDaysAhead(new Date("2026-12-31T23:59:59.999Z"), 2), ["2026-12-31", "2027-01-01"]);
+  assert.deepEqual(toDaysAhead(new Date("2026-12-03T00:00:00-05:00"), 3), [
+    "2026-12-03",
+    "2026-12-04",
+    "2026-12-05",
+  ]);
+  assert.deepEqual(toDaysAhead(new Date("9999-12-30T12:00:00Z"), 7), ["9999-12-30", "9999-12-31"]);
+  assert.deepEqual(toDaysAhead(new Date("2026-12-03T10:00:00Z"), 0), []);
 });
 
 Deno.test("selectExpiredPartitions keeps the days within retentionDays and only daily partitions", () => {
