@@ -7,7 +7,7 @@
 #   build_tools.sh           build what is missing, print what was built and how long it took
 #   build_tools.sh --paths   print "<binary> <version> <path>" for every binary; builds nothing, needs no Go
 #
-# Exit codes: 0 done, 1 a build failed, 2 bad arguments, 3 Go is not on PATH (nothing was built).
+# Exit codes: 0 done, 1 a build failed, 2 bad arguments, 3 a binary is missing and Go is not on PATH to build it.
 set -euo pipefail
 
 KUBERNETES_VERSION=v1.36.3
@@ -34,7 +34,17 @@ case "${1:-}" in
   *) echo "Cannot build tools: unknown argument '$1' (expected nothing or --paths)" >&2; exit 2 ;;
 esac
 
-if ! command -v go >/dev/null 2>&1; then
+has_all() {
+  local dir=$1; shift
+  local binary
+  for binary in "$@"; do [ -x "${dir}/${binary}" ] || return 1; done
+}
+
+is_built() {
+  has_all "$kube_dir" "${kube_binaries[@]}" && has_all "$etcd_dir" etcd && has_all "$helm_dir" helm
+}
+
+if ! is_built && ! command -v go >/dev/null 2>&1; then
   echo "Cannot build tools: Go is not on PATH (install Go 1.26 or later, or fill ${tools_dir} from a machine" \
     "that has it)" >&2
   exit "$EXIT_NO_GO"
@@ -45,15 +55,9 @@ fi
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false -p=2"
 mkdir -p "$tools_dir"
 exec 9>"${tools_dir}/.lock"
-flock 9 # one build at a time: a second caller waits, then finds the binaries built
+if command -v flock >/dev/null 2>&1; then flock 9; fi # one build at a time: a second caller waits, then finds them
 rm -rf "${tools_dir}"/.build-* # left by a build that was killed
 trap 'rm -rf "${tools_dir}"/.build-*' EXIT
-
-has_all() {
-  local dir=$1; shift
-  local binary
-  for binary in "$@"; do [ -x "${dir}/${binary}" ] || return 1; done
-}
 
 # Prints the time the module proxy gives for module@version ("2026-07-22T18:07:38Z"): the release's build date.
 module_time() {
