@@ -262,7 +262,8 @@ async function startApiServer(
         client: httpClient,
         headers: { authorization: `Bearer ${context.adminToken}` },
       });
-      return response.ok && (await response.text()) === "ok";
+      const text = await response.text();
+      return response.ok && text === "ok";
     },
   });
   return `https://127.0.0.1:${port}`;
