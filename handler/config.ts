@@ -2,10 +2,10 @@
  * The handler's configuration, read from environment variables (names compatible with the existing service).
  * The only handler file that reads the environment; tests pass a plain object.
  */
-import { DEFAULT_LIMITS } from "../shared/limits.ts";
-import type { LogFields } from "../shared/log.ts";
+import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
+import type { LogFields } from "../shared/telemetry/log.ts";
 import { EnvReader } from "../shared/env_reader.ts";
-import { type ClusterTokenHash, parseTokenHashes } from "./token_hashes.ts";
+import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */
 export interface HandlerLimits {

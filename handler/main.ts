@@ -6,10 +6,10 @@
  * Exits 2 when the configuration or a missing `--allow-*` permission refuses the start (logged), 1 when the database
  * is not ready in time. Only wiring.
  */
-import { createLogger, describeError } from "../shared/log.ts";
+import { createLogger, describeError } from "../shared/telemetry/log.ts";
 import { ConfigError } from "./config.ts";
-import { startRetention } from "./retention.ts";
-import { serveApp, type ServingApp } from "./server.ts";
+import { startRetention } from "./store/schema/retention.ts";
+import { serveApp, type ServingApp } from "./http/server.ts";
 import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler } from "./start.ts";
 
 /** Exit code for a start refused by the configuration or the process's permissions: the deployment needs fixing. */

@@ -4,9 +4,9 @@
  * views, /metrics text) is wired in handler/start.ts; this file only records.
  */
 import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
-import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/metric_names.ts";
-import type { GapRecord } from "../shared/records.ts";
-import type { AppObserver, BatchOutcome, ResponseInfo } from "./app_observer.ts";
+import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/telemetry/metric_names.ts";
+import type { GapRecord } from "../shared/contract/records.ts";
+import type { AppObserver, BatchOutcome, ResponseInfo } from "./http/app_observer.ts";
 
 /** Distinct gap `reason` label values kept per process; further ones are counted under GAP_REASON_OTHER. */
 export const GAP_REASONS_MAX = 16;

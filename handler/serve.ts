@@ -8,8 +8,8 @@
  * and stops telemetry (the last OTLP push when OTEL_ENABLED). Each worker of `--parallel` has its own metrics: a
  * scrape of `/metrics` reaches one of them, and its own `service.instance.id` (HOSTNAME plus a random suffix) in OTLP.
  */
-import { createInFlight } from "./in_flight.ts";
-import { startRetention } from "./retention.ts";
+import { createInFlight } from "./http/in_flight.ts";
+import { startRetention } from "./store/schema/retention.ts";
 import { prepareHandler } from "./start.ts";
 
 const { app, config, store, telemetry, logger } = await prepareHandler(Deno.env.toObject(), { isWorker: true });

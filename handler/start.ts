@@ -2,12 +2,12 @@
  * The handler's start sequence, shared by `main.ts` (container) and `serve.ts` (`deno serve`): configuration,
  * logger, telemetry, store, wait for the database, migrations, application (with `GET /metrics` and its observer).
  */
-import { createLogger, describeError, type Logger } from "../shared/log.ts";
-import { createTelemetry, type Telemetry, TELEMETRY_SHUTDOWN_TIMEOUT_MS } from "../shared/telemetry.ts";
-import { type App, createApp } from "./app.ts";
+import { createLogger, describeError, type Logger } from "../shared/telemetry/log.ts";
+import { createTelemetry, type Telemetry, TELEMETRY_SHUTDOWN_TIMEOUT_MS } from "../shared/telemetry/telemetry.ts";
+import { type App, createApp } from "./http/app.ts";
 import { ConfigError, type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
 import { createHandlerMetrics } from "./metrics.ts";
-import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./postgres_store.ts";
+import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
 
 /**
  * Longest time in seconds from SIGTERM to exit: requests in flight get `shutdownDeadlineS`, then the pool closes

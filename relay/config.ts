@@ -3,10 +3,10 @@
  * tests pass a plain object.
  */
 import { EnvReader } from "../shared/env_reader.ts";
-import { DEFAULT_LIMITS } from "../shared/limits.ts";
-import type { LogFields } from "../shared/log.ts";
-import { isClusterName } from "../shared/record_parser.ts";
-import type { KubeConnection } from "./kube_config.ts";
+import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
+import type { LogFields } from "../shared/telemetry/log.ts";
+import { isClusterName } from "../shared/contract/record_parser.ts";
+import type { KubeConnection } from "./kube/kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */
 export interface RelayConfig {

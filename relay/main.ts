@@ -1,15 +1,15 @@
 /**
  * The relay process: read the configuration, build the parts, serve the probes, run until SIGTERM or SIGINT.
  */
-import { createLogger, describeError } from "../shared/log.ts";
-import { createTelemetry, PROMETHEUS_CONTENT_TYPE } from "../shared/telemetry.ts";
-import { detectClusterName } from "./cluster_name.ts";
+import { createLogger, describeError } from "../shared/telemetry/log.ts";
+import { createTelemetry, PROMETHEUS_CONTENT_TYPE } from "../shared/telemetry/telemetry.ts";
+import { detectClusterName } from "./kube/cluster_name.ts";
 import { ConfigError, loadRelayConfig, toLoggableConfig } from "./config.ts";
 import { startHealthServer } from "./health_server.ts";
-import { createKubeClient } from "./kube_client.ts";
+import { createKubeClient } from "./kube/kube_client.ts";
 import { createRelayMetrics } from "./metrics.ts";
 import { createRelay } from "./relay.ts";
-import { createTokenReader } from "./token_reader.ts";
+import { createTokenReader } from "./send/token_reader.ts";
 
 /** `service.name` of the relay's metrics. */
 export const RELAY_SERVICE_NAME = "events-ingester-relay";

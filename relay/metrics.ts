@@ -3,7 +3,7 @@
  * Meter passed in. The SDK (exporters, histogram views, /metrics) is wired elsewhere.
  */
 import type { Counter, Histogram, Meter } from "@opentelemetry/api";
-import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/metric_names.ts";
+import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/telemetry/metric_names.ts";
 
 /** What the relay records. Gauges read the sources registered with `observe*`. */
 export interface RelayMetrics {

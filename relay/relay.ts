@@ -2,22 +2,22 @@
  * One relay process: leader election, and while leader the watch loop, the queue, the batcher and the sender.
  * `main.ts` builds its dependencies; tests build them too.
  */
-import { describeError, type Logger } from "../shared/log.ts";
-import type { Fence } from "../shared/protocol.ts";
-import { type Delay, delay as realDelay } from "./backoff.ts";
-import { Batcher } from "./batcher.ts";
-import { ByteQueue } from "./byte_queue.ts";
+import { describeError, type Logger } from "../shared/telemetry/log.ts";
+import type { Fence } from "../shared/contract/protocol.ts";
+import { type Delay, delay as realDelay } from "./send/backoff.ts";
+import { Batcher } from "./pipeline/batcher.ts";
+import { ByteQueue } from "./pipeline/byte_queue.ts";
 import type { RelayConfig } from "./config.ts";
-import { Enricher } from "./enricher.ts";
-import { runEventWatcher } from "./event_watcher.ts";
-import { type GzipBatch, gzipLines, HandlerClient } from "./handler_client.ts";
+import { Enricher } from "./pipeline/enricher.ts";
+import { runEventWatcher } from "./pipeline/event_watcher.ts";
+import { type GzipBatch, gzipLines, HandlerClient } from "./send/handler_client.ts";
 import type { HealthState } from "./health_server.ts";
-import type { KubeApi } from "./kube_api.ts";
-import { LeaderElector, type Leadership } from "./leader_election.ts";
+import type { KubeApi } from "./kube/kube_api.ts";
+import { LeaderElector, type Leadership } from "./kube/leader_election.ts";
 import type { RelayMetrics } from "./metrics.ts";
-import type { QueueItem } from "./queue_item.ts";
+import type { QueueItem } from "./pipeline/queue_item.ts";
 import { linkSignals } from "./linked_signal.ts";
-import type { TokenReader } from "./token_reader.ts";
+import type { TokenReader } from "./send/token_reader.ts";
 
 export interface RelayOptions {
   config: RelayConfig;

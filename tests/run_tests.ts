@@ -2,7 +2,7 @@
  * `deno task test`: runs the test suite against TEST_DATABASE_URL, or, when it is unset, against a throwaway
  * embedded PostgreSQL started here and removed afterwards. Extra arguments go to `deno test`.
  */
-import { startEmbeddedDatabase } from "../handler/embedded_database.ts";
+import { startEmbeddedDatabase } from "../handler/dev/embedded_database.ts";
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};

@@ -5,7 +5,7 @@
  */
 import { dirname } from "node:path";
 import { startSimulator } from "./simulator.ts";
-import { runOngoingScenario } from "./ongoing_scenario.ts";
+import { runOngoingScenario } from "./scenarios/ongoing_scenario.ts";
 
 /** Reads the command line: `--port=<n>` (default 0, a free port) and `--kubeconfig=<path>`. */
 export function parseSimulatorArgs(args: string[]): { port: number; kubeconfigPath: string } {

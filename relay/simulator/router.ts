@@ -2,10 +2,10 @@
  * Maps a request to its answer: discovery, events, other objects, health. Applies the test controls (latency,
  * injected errors, request log) and turns every KubeApiError into a Status answer, in one place.
  */
-import { handleEventCollection, handleEventGet } from "./event_routes.ts";
-import { toCoreVersions, toGroupList, toResourceList, toVersionInfo } from "./discovery.ts";
-import { jsonResponse, KubeApiError, statusResponse, toErrorResponse, toKubeStatus } from "./kube_status.ts";
-import { handleObjectRequest } from "./object_routes.ts";
+import { handleEventCollection, handleEventGet } from "./routes/event_routes.ts";
+import { toCoreVersions, toGroupList, toResourceList, toVersionInfo } from "./routes/discovery.ts";
+import { jsonResponse, KubeApiError, statusResponse, toErrorResponse, toKubeStatus } from "./routes/kube_status.ts";
+import { handleObjectRequest } from "./routes/object_routes.ts";
 import type { SimulatorState } from "./simulator_state.ts";
 
 /** Answers one request, after the configured latency, unless an injected error answers first. */

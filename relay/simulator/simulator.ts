@@ -4,16 +4,16 @@
  * kubectl, and controls and scenarios for tests. The real `@kubernetes/client-node` and kubectl talk to it.
  */
 import { Controls, type ErrorRule, type RequestLogEntry } from "./controls.ts";
-import { EventStore } from "./event_store.ts";
-import type { CoreV1Event, KubeObject } from "./kube_types.ts";
-import { toKubeStatus } from "./kube_status.ts";
+import { EventStore } from "./stores/event_store.ts";
+import type { CoreV1Event, KubeObject } from "./stores/kube_types.ts";
+import { toKubeStatus } from "./routes/kube_status.ts";
 import { toKubeconfig } from "./kubeconfig.ts";
-import { type EventDraft, toNewEvent } from "./new_event.ts";
-import { ObjectStore } from "./object_store.ts";
-import { ResourceRegistry } from "./resources.ts";
-import { RevisionCounter } from "./revision_counter.ts";
+import { type EventDraft, toNewEvent } from "./scenarios/new_event.ts";
+import { ObjectStore } from "./stores/object_store.ts";
+import { ResourceRegistry } from "./stores/resources.ts";
+import { RevisionCounter } from "./stores/revision_counter.ts";
 import { routeRequest } from "./router.ts";
-import { burst, crashLoopStorm, podLifecycle } from "./scenarios.ts";
+import { burst, crashLoopStorm, podLifecycle } from "./scenarios/scenarios.ts";
 import type { SimulatorState, WatchGoneAnswer } from "./simulator_state.ts";
 
 /** Settings of a simulator; every field is optional. */

@@ -3,10 +3,10 @@
  * `startSimulator`.
  */
 import type { Controls } from "./controls.ts";
-import type { EventStore } from "./event_store.ts";
-import type { ObjectStore } from "./object_store.ts";
-import type { ResourceRegistry } from "./resources.ts";
-import type { RevisionCounter } from "./revision_counter.ts";
+import type { EventStore } from "./stores/event_store.ts";
+import type { ObjectStore } from "./stores/object_store.ts";
+import type { ResourceRegistry } from "./stores/resources.ts";
+import type { RevisionCounter } from "./stores/revision_counter.ts";
 
 /** How a watch that asks to resume from before the window learns it is too late. */
 export type WatchGoneAnswer = "event" | "status";

@@ -4,8 +4,8 @@
  * (`krateo_strategy`): multi-row INSERT of 100 rows per statement on one connection into the existing stack's table
  * (tests/fixtures/krateo_schema.sql) with its per-row NOTIFY trigger.
  */
-import type { EventRow } from "../../shared/event_row.ts";
-import { COPY_COLUMNS } from "../../handler/copy_encoding.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import { COPY_COLUMNS } from "../../handler/store/write/copy_encoding.ts";
 import { copyRows, createEventsTable, createPartitions, openSql, perSecond, type Sql } from "./bench_database.ts";
 
 const KRATEO_ROWS_PER_STATEMENT = 100;

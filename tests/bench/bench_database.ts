@@ -4,10 +4,10 @@
  */
 import postgres from "postgres";
 import { connect as connectSocket } from "node:net";
-import type { EventRow } from "../../shared/event_row.ts";
-import { COPY_COLUMNS, toCopyChunks } from "../../handler/copy_encoding.ts";
-import { toPartitionBounds, toPartitionName } from "../../handler/partitions.ts";
-import { EVENT_COLUMNS } from "../../handler/migrations.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import { COPY_COLUMNS, toCopyChunks } from "../../handler/store/write/copy_encoding.ts";
+import { toPartitionBounds, toPartitionName } from "../../handler/store/schema/partitions.ts";
+import { EVENT_COLUMNS } from "../../handler/store/schema/migrations.ts";
 
 /** A postgres.js pool. */
 export type Sql = postgres.Sql;

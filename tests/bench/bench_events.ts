@@ -2,12 +2,12 @@
  * Realistic event records for the benchmark: the shapes of the real core/v1 fixtures (tests/fixtures/core_v1.ndjson),
  * each copy with a unique uid and resourceVersion, a plausible message and enrichment, about 1 KB of Kubernetes JSON.
  */
-import { type EventRecord, RECORD_VERSION } from "../../shared/records.ts";
-import type { EventRow } from "../../shared/event_row.ts";
-import { toEventRow } from "../../shared/event_row.ts";
-import { parseRecordLine } from "../../shared/record_parser.ts";
-import { toMinifiedEvent } from "../../handler/minify.ts";
-import { DEFAULT_LIMITS } from "../../shared/limits.ts";
+import { type EventRecord, RECORD_VERSION } from "../../shared/contract/records.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import { toEventRow } from "../../shared/contract/event_row.ts";
+import { parseRecordLine } from "../../shared/contract/record_parser.ts";
+import { toMinifiedEvent } from "../../handler/ingest/minify.ts";
+import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 
 type Json = Record<string, unknown>;
 

@@ -22,12 +22,12 @@
  * BENCH_BATCH_RECORDS (5000), BENCH_SENDERS (comma-separated sender counts, "1,2"), BENCH_SKIP_NOTIFY_STRATEGY=1.
  */
 import { gzipSync } from "node:zlib";
-import { startEmbeddedDatabase } from "../../handler/embedded_database.ts";
-import { encodeNdjson } from "../../shared/ndjson.ts";
-import { EVENTS_PATH, type IngestResponse, NDJSON_CONTENT_TYPE } from "../../shared/protocol.ts";
-import type { EventRecord } from "../../shared/records.ts";
-import type { EventRow } from "../../shared/event_row.ts";
-import { toPartitionDays } from "../../handler/partitions.ts";
+import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
+import { encodeNdjson } from "../../shared/contract/ndjson.ts";
+import { EVENTS_PATH, type IngestResponse, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
+import type { EventRecord } from "../../shared/contract/records.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import { toPartitionDays } from "../../handler/store/schema/partitions.ts";
 import { openSql, perSecond, type Sql } from "./bench_database.ts";
 import { measureCopyLimit, measureKrateo } from "./baselines.ts";
 import { measureNotifyStrategies } from "./notify_strategy.ts";

@@ -2,8 +2,8 @@
  * The `notify_strategy` line: the ways to write a batch with one NOTIFY per inserted row, compared on identical
  * tables.
  */
-import type { EventRow } from "../../shared/event_row.ts";
-import { COPY_COLUMNS } from "../../handler/copy_encoding.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import { COPY_COLUMNS } from "../../handler/store/write/copy_encoding.ts";
 import { copyRows, createEventsTable, perSecond, type Sql } from "./bench_database.ts";
 
 const NOTIFY_STRATEGIES = [

@@ -13,11 +13,11 @@
  * relay/main.ts, to compare versions in one run), BENCH_RELAY_LOG (relay stdout to `<path>.<pod>`, DEBUG on).
  */
 import postgres from "postgres";
-import { startEmbeddedDatabase } from "../../handler/embedded_database.ts";
-import type { CoreV1Event } from "../../relay/simulator/kube_types.ts";
+import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
+import type { CoreV1Event } from "../../relay/simulator/stores/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
-import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/protocol.ts";
-import { RECORD_VERSION } from "../../shared/records.ts";
+import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
+import { RECORD_VERSION } from "../../shared/contract/records.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { readRelayTaskV8Flags } from "../support/relay_command.ts";
 

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { loadHandlerConfig } from "../../handler/config.ts";
 import { toStopBoundS } from "../../handler/start.ts";
-import { toTokenHashHex } from "../../handler/token_hashes.ts";
+import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
-import { OTLP_ENV_NAMES } from "../../shared/telemetry.ts";
+import { OTLP_ENV_NAMES } from "../../shared/telemetry/telemetry.ts";
 import { findObject, KUBECTL, type KubeObject, listInstallable, renderKustomization } from "./render.ts";
 import { findComponent, materializeMounts, readData, resolveEnv, resolvePort, type Workload } from "./workloads.ts";
 import { recordReads } from "../support/env_reads.ts";

@@ -3,7 +3,7 @@
  * and every reference between the objects of an install resolves.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_LIMITS } from "../../shared/limits.ts";
+import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 import { findSchemaProblems } from "./kube_schema.ts";
 import {
   findObject,

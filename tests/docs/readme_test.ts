@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { loadHandlerConfig } from "../../handler/config.ts";
-import { PROBLEM_CODES } from "../../handler/http_error.ts";
+import { PROBLEM_CODES } from "../../handler/http/http_error.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
-import { LINE_ERROR_CODES } from "../../shared/line_error.ts";
+import { LINE_ERROR_CODES } from "../../shared/contract/line_error.ts";
 import { recordReads } from "../support/env_reads.ts";
 
 const README = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));

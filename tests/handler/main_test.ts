@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { findFreePort } from "../../handler/embedded_database.ts";
+import { findFreePort } from "../../handler/dev/embedded_database.ts";
 import { withTestSchema } from "../support/database.ts";
-import { eventRecord, ndjson, testEnv, TOKEN } from "./app_harness.ts";
-import { spawnDeno, stopChild, waitUntilAnswering } from "./subprocess.ts";
+import { eventRecord, ndjson, testEnv, TOKEN } from "./http/app_harness.ts";
+import { spawnDeno, stopChild, waitUntilAnswering } from "../support/subprocess.ts";
 
 function logLines(stdout: string): Record<string, unknown>[] {
   return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));

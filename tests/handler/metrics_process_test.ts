@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { findFreePort } from "../../handler/embedded_database.ts";
-import type { IngestResponse } from "../../shared/protocol.ts";
+import { findFreePort } from "../../handler/dev/embedded_database.ts";
+import type { IngestResponse } from "../../shared/contract/protocol.ts";
 import { withTestSchema } from "../support/database.ts";
-import { eventRecord, ndjson, testEnv, TOKEN } from "./app_harness.ts";
-import { gzip } from "./gzip.ts";
-import { spawnDeno, stopChild, waitUntilAnswering } from "./subprocess.ts";
+import { eventRecord, ndjson, testEnv, TOKEN } from "./http/app_harness.ts";
+import { gzip } from "../support/gzip.ts";
+import { spawnDeno, stopChild, waitUntilAnswering } from "../support/subprocess.ts";
 
 interface OtlpDataPoint {
   attributes?: { key: string; value: { stringValue?: string } }[];

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type App, createApp } from "../../handler/app.ts";
+import { type App, createApp } from "../../handler/http/app.ts";
 import { loadHandlerConfig } from "../../handler/config.ts";
 import {
   countStoredGapsByReason,
@@ -7,12 +7,12 @@ import {
   GAP_REASON_OTHER,
   GAP_REASONS_MAX,
 } from "../../handler/metrics.ts";
-import { createPostgresStore } from "../../handler/postgres_store.ts";
+import { createPostgresStore } from "../../handler/store/postgres_store.ts";
 import { toOtelExportIntervalMs } from "../../handler/start.ts";
-import { createLogger } from "../../shared/log.ts";
-import { createTelemetry, SECONDS_BUCKETS } from "../../shared/telemetry.ts";
-import type { EventRow } from "../../shared/event_row.ts";
-import type { GapRecord } from "../../shared/records.ts";
+import { createLogger } from "../../shared/telemetry/log.ts";
+import { createTelemetry, SECONDS_BUCKETS } from "../../shared/telemetry/telemetry.ts";
+import type { EventRow } from "../../shared/contract/event_row.ts";
+import type { GapRecord } from "../../shared/contract/records.ts";
 import { testDatabaseUrl, withTestSchema } from "../support/database.ts";
 import {
   CLUSTER,
@@ -24,8 +24,8 @@ import {
   OTHER_TOKEN,
   testEnv,
   TOKEN,
-} from "./app_harness.ts";
-import { startTcpProxy } from "./tcp_proxy.ts";
+} from "./http/app_harness.ts";
+import { startTcpProxy } from "../support/tcp_proxy.ts";
 
 /** The app's clock: 30 s after the test events' own timestamp (lastTimestamp 2026-11-20T10:00:01Z). */
 const NOW = new Date("2026-11-20T10:00:31Z");

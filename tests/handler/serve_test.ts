@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { findFreePort } from "../../handler/embedded_database.ts";
+import { findFreePort } from "../../handler/dev/embedded_database.ts";
 import { withTestSchema } from "../support/database.ts";
-import { eventRecord, ndjson, testEnv, TOKEN } from "./app_harness.ts";
-import { gzip } from "./gzip.ts";
-import { spawnDeno, stopChild, waitUntilAnswering } from "./subprocess.ts";
+import { eventRecord, ndjson, testEnv, TOKEN } from "./http/app_harness.ts";
+import { gzip } from "../support/gzip.ts";
+import { spawnDeno, stopChild, waitUntilAnswering } from "../support/subprocess.ts";
 
 Deno.test("handler/serve.ts runs under `deno serve --parallel`: migrates once, serves, stores, stops on SIGTERM", async () => {
   await withTestSchema(async (schema, sql) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { findFreePort } from "../../handler/embedded_database.ts";
-import { createKubeClient } from "../../relay/kube_client.ts";
+import { findFreePort } from "../../handler/dev/embedded_database.ts";
+import { createKubeClient } from "../../relay/kube/kube_client.ts";
 import { assertAllStored, waitUntil, withPipeline } from "../support/pipeline.ts";
 
 const MAIN = new URL("../../relay/main.ts", import.meta.url).pathname;

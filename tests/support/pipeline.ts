@@ -5,16 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { createNoopMeter } from "@opentelemetry/api";
-import { createApp } from "../../handler/app.ts";
+import { createApp } from "../../handler/http/app.ts";
 import { loadHandlerConfig } from "../../handler/config.ts";
-import { createPostgresStore, type PostgresStore } from "../../handler/postgres_store.ts";
-import { toTokenHashHex } from "../../handler/token_hashes.ts";
+import { createPostgresStore, type PostgresStore } from "../../handler/store/postgres_store.ts";
+import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
-import { createKubeClient } from "../../relay/kube_client.ts";
+import { createKubeClient } from "../../relay/kube/kube_client.ts";
 import { createRelayMetrics } from "../../relay/metrics.ts";
 import { createRelay, type Relay } from "../../relay/relay.ts";
 import { type Simulator, type SimulatorOptions, startSimulator } from "../../relay/simulator/simulator.ts";
-import { createLogger } from "../../shared/log.ts";
+import { createLogger } from "../../shared/telemetry/log.ts";
 import { uniqueSchemaName, withTestSchema } from "./database.ts";
 import { relayV8FlagArgs } from "./relay_command.ts";
 import postgres from "postgres";

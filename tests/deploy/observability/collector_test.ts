@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as yaml from "js-yaml";
-import { OTLP_METRICS_PATH } from "../../../shared/telemetry.ts";
+import { OTLP_METRICS_PATH } from "../../../shared/telemetry/telemetry.ts";
 
 interface CollectorConfig {
   receivers: Record<string, { protocols?: { http?: { endpoint?: string } } }>;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ALL_METRICS, type MetricSpec, toPrometheusName } from "../../../shared/metric_names.ts";
+import { ALL_METRICS, type MetricSpec, toPrometheusName } from "../../../shared/telemetry/metric_names.ts";
 
 interface Panel {
   id: number;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startEmbeddedDatabase } from "../../../handler/embedded_database.ts";
+import { startEmbeddedDatabase } from "../../../handler/dev/embedded_database.ts";
 import { assertAllStored, waitUntil, withPipeline } from "../../support/pipeline.ts";
 
 Deno.test("database restarted during ingest: the handler answers 503, the relay retries, nothing is lost", async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { HandlerClient } from "../../../relay/handler_client.ts";
+import { HandlerClient } from "../../../relay/send/handler_client.ts";
 import { createRelayMetrics } from "../../../relay/metrics.ts";
-import { createKubeClient } from "../../../relay/kube_client.ts";
-import { createLogger } from "../../../shared/log.ts";
+import { createKubeClient } from "../../../relay/kube/kube_client.ts";
+import { createLogger } from "../../../shared/telemetry/log.ts";
 import { createNoopMeter } from "@opentelemetry/api";
 import { assertAllStored, CLUSTER, TOKEN, waitUntil, withPipeline } from "../../support/pipeline.ts";
 

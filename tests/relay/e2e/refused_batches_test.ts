@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createNoopMeter } from "@opentelemetry/api";
-import { createApp } from "../../../handler/app.ts";
+import { createApp } from "../../../handler/http/app.ts";
 import { loadHandlerConfig } from "../../../handler/config.ts";
-import { toTokenHashHex } from "../../../handler/token_hashes.ts";
+import { toTokenHashHex } from "../../../handler/http/token_hashes.ts";
 import { loadRelayConfig } from "../../../relay/config.ts";
-import { createKubeClient } from "../../../relay/kube_client.ts";
+import { createKubeClient } from "../../../relay/kube/kube_client.ts";
 import { createRelayMetrics } from "../../../relay/metrics.ts";
 import { createRelay, type Relay } from "../../../relay/relay.ts";
-import { createTokenReader, type TokenReader } from "../../../relay/token_reader.ts";
-import { createLogger } from "../../../shared/log.ts";
+import { createTokenReader, type TokenReader } from "../../../relay/send/token_reader.ts";
+import { createLogger } from "../../../shared/telemetry/log.ts";
 import {
   assertAllStored,
   CLUSTER,

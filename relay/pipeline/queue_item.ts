@@ -1,0 +1,47 @@
+/**
+ * What the watch loop puts in the relay's queue, in watch order.
+ */
+import type { ObjectRef } from "../../shared/contract/event_view.ts";
+import type { GapRecord } from "../../shared/contract/records.ts";
+
+/**
+ * An event version to send. `resumeVersion` is the watch position right after it (its resourceVersion for watch
+ * notifications), or null for list items, which are no resume point until the whole list has been queued.
+ */
+export interface EventItem {
+  kind: "event";
+  /** The event's JSON text, as received minus `metadata.managedFields`. */
+  eventJson: string;
+  /** UTF-8 bytes of `eventJson`. */
+  eventBytes: number;
+  involvedObject: ObjectRef;
+  observedAt: string;
+  resumeVersion: string | null;
+  queuedAtMs: number;
+}
+
+/** A gap record to send. */
+export interface GapItem {
+  kind: "gap";
+  record: GapRecord;
+  resumeVersion: null;
+  queuedAtMs: number;
+}
+
+/** A resume point with nothing to send: a bookmark, the end of a list, a DELETED notification, a skipped version. */
+export interface MarkItem {
+  kind: "mark";
+  resumeVersion: string;
+  queuedAtMs: number;
+}
+
+export type QueueItem = EventItem | GapItem | MarkItem;
+
+/** Bytes a mark or gap is charged in the queue. */
+export const SMALL_ITEM_BYTES = 256;
+
+/** UTF-8 length of `text`: the string length when it is ASCII, which Kubernetes events nearly always are. */
+export function toUtf8Length(text: string): number {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : new TextEncoder().encode(text).length;
+}

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { type KubeRequestOptions, loadKubeCredentials } from "../../../relay/kube/kube_config.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "kube-config-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function kubeconfig(user: string, cluster = "server: https://api.example.test:6443/"): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+  - name: prod
+    cluster:
+      ${cluster}
+users:
+  - name: admin
+    user:
+      ${user}
+contexts:
+  - name: prod-admin
+    context: {cluster: prod, user: admin}
+  - name: other
+    context: {cluster: nowhere, user: admin}
+current-context: prod-admin
+`;
+}
+
+async function applied(credentials: ReturnType<typeof loadKubeCredentials>): Promise<KubeRequestOptions> {
+  const options: KubeRequestOptions = { headers: {} };
+  await credentials.apply(options);
+  return options;
+}
+
+const text = (bytes: Uint8Array | undefined) => bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+
+Deno.test("loadKubeCredentials reads the current context's server and bearer token", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig("token: s3cret"));
+    const credentials = loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} });
+    assert.equal(credentials.server, "https://api.example.test:6443");
+    assert.equal(credentials.contextCluster, "prod");
+    assert.deepEqual(await applied(credentials), { headers: { Authorization: "Bearer s3cret" } });
+  });
+});
+
+Deno.test("loadKubeCredentials reads client certificate data and a CA file relative to the kubeconfig", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/ca.pem`, "CA PEM");
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      kubeconfig(
+        `client-certificate-data: ${btoa("CERT PEM")}\n      client-key-data: ${btoa("KEY PEM")}`,
+        "server: https://api.example.test\n      certificate-authority: ca.pem",
+      ),
+    );
+    const options = await applied(loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} }));
+    assert.deepEqual([text(options.ca), text(options.cert), text(options.key)], ["CA PEM", "CERT PEM", "KEY PEM"]);
+    assert.deepEqual(options.headers, {});
+  });
+});
+
+Deno.test("loadKubeCredentials runs an exec credential plugin", async () => {
+  await withDir(async (dir) => {
+    const plugin = `${dir}/plugin.sh`;
+    await Deno.writeTextFile(
+      plugin,
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",` +
+        `"status":{"token":"from-exec"}}'\n`,
+    );
+    await Deno.chmod(plugin, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      kubeconfig(`exec: {apiVersion: client.authentication.k8s.io/v1, command: ${plugin}, interactiveMode: Never}`),
+    );
+    const options = await applied(loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} }));
+    assert.equal(options.headers.Authorization, "Bearer from-exec");
+  });
+});
+
+Deno.test("loadKubeCredentials in a pod uses the service account token and CA and the service address", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/token`, "sa-token");
+    await Deno.writeTextFile(`${dir}/ca.crt`, "SA CA");
+    const credentials = loadKubeCredentials({ mode: "in-cluster" }, {
+      env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" },
+      serviceAccountDir: dir,
+    });
+    assert.equal(credentials.server, "https://[fd00::1]:443");
+    assert.equal(credentials.contextCluster, undefined);
+    const options = await applied(credentials);
+    assert.deepEqual([options.headers.Authorization, text(options.ca)], ["Bearer sa-token", "SA CA"]);
+  });
+});
+
+Deno.test("loadKubeCredentials refuses a pod without KUBERNETES_SERVICE_HOST", () => {
+  assert.throws(() => loadKubeCredentials({ mode: "in-cluster" }, { env: {} }), {
+    name: "Error",
+    message:
+      "Cannot load Kubernetes configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set in a pod",
+  });
+});
+
+Deno.test("loadKubeCredentials refuses a context that names no known cluster, never using localhost", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig("token: t"));
+    assert.throws(
+      () => loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config`, context: "other" }, { env: {} }),
+      { message: 'Cannot load Kubernetes configuration: context "other" names no cluster server' },
+    );
+  });
+});
