@@ -7,16 +7,17 @@
  * Tests use `controlPlaneTest`, which skips them (with a message) when the binaries are not built and Go is not on
  * PATH to build them, and fails them instead when `CI=true`, so CI can never skip them silently.
  */
-import { createPki, type Pki } from "./kube_pki.ts";
+import { createControlPlaneClient } from "./control_plane_client.ts";
 import {
-  findFreePort,
-  type LoggedProcess,
-  readLogTails,
-  spawnLogged,
-  stopProcess,
-  waitUntil,
-  Watchdog,
-} from "./kube_processes.ts";
+  startApiServer,
+  startControllerManager,
+  startEtcd,
+  startScheduler,
+  type StartState,
+  stopAll,
+} from "./control_plane_components.ts";
+import { createPki } from "./kube_pki.ts";
+import { readLogTails, Watchdog } from "./kube_processes.ts";
 import { ensureTools, findToolAvailability, type ToolAvailability, type Tools } from "./kube_tools.ts";
 
 /** How to start a control plane; every field is optional. */
@@ -91,19 +92,17 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-const DEFAULTS = {
+type Settings = Required<ControlPlaneOptions>;
+
+const DEFAULTS: Settings = {
   eventTtlS: 120,
   hasControllerManager: false,
   hasScheduler: false,
   isBuildAllowed: true,
   readyTimeoutMs: 60_000,
   serviceClusterIpRange: "10.0.0.0/24",
-  apiServerArgs: [] as string[],
+  apiServerArgs: [],
 };
-const SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
-const PORT_ATTEMPTS = 3;
-
-type Settings = typeof DEFAULTS;
 
 /** The first address of an IPv4 CIDR range: the ClusterIP of the `kubernetes` Service. */
 export function toFirstServiceIp(range: string): string {
@@ -140,252 +139,6 @@ export function toKubeconfig(options: { url: string; caPem: string; user: string
     null,
     2,
   );
-}
-
-/** What the start sequence builds up, so that a failure at any step can stop what was started. */
-interface StartState {
-  tools: Tools;
-  settings: Settings;
-  dir: string;
-  watchdog: Watchdog;
-  processes: LoggedProcess[];
-  httpClient?: Deno.HttpClient;
-}
-
-/**
- * Starts a server whose ports are picked just before, again with new ports (up to 3 times) when another process took
- * one in between. `start` spawns it on the ports given; `isReady` is polled until true.
- */
-async function startOnFreePorts(
-  state: StartState,
-  spec: {
-    name: string;
-    portCount: number;
-    start: (ports: number[]) => Promise<LoggedProcess>;
-    isReady: (ports: number[]) => Promise<boolean>;
-  },
-): Promise<number[]> {
-  for (let attempt = 1;; attempt++) {
-    const ports = Array.from({ length: spec.portCount }, () => findFreePort());
-    if (new Set(ports).size < ports.length) continue;
-    const process = await spec.start(ports);
-    state.processes.push(process);
-    try {
-      await waitUntil(`${spec.name} to be ready`, () => spec.isReady(ports), {
-        timeoutMs: state.settings.readyTimeoutMs,
-        processes: state.processes,
-      });
-      return ports;
-    } catch (error) {
-      const log = await Deno.readTextFile(process.logFile);
-      if (!process.exit || attempt >= PORT_ATTEMPTS || !/address already in use/.test(log)) throw error;
-      state.processes.pop();
-      await Deno.rename(process.logFile, `${process.logFile}.${attempt}`);
-    }
-  }
-}
-
-async function startEtcd(state: StartState): Promise<string> {
-  const [clientPort] = await startOnFreePorts(state, {
-    name: "etcd",
-    portCount: 2,
-    start: ([clientPort, peerPort]) => {
-      const client = `http://127.0.0.1:${clientPort}`;
-      const peer = `http://127.0.0.1:${peerPort}`;
-      return spawnLogged(state.watchdog, {
-        name: "etcd",
-        command: state.tools.etcd.path,
-        logFile: `${state.dir}/etcd.log`,
-        args: [
-          "--name=events-ingester-test",
-          `--data-dir=${state.dir}/etcd-${clientPort}`, // a retry on other ports must not find this member's data
-          `--listen-client-urls=${client}`,
-          `--advertise-client-urls=${client}`,
-          `--listen-peer-urls=${peer}`,
-          `--initial-advertise-peer-urls=${peer}`,
-          `--initial-cluster=events-ingester-test=${peer}`,
-          "--unsafe-no-fsync", // throwaway data: durability buys nothing and costs every write a sync
-        ],
-      });
-    },
-    isReady: async ([clientPort]) => {
-      const response = await fetch(`http://127.0.0.1:${clientPort}/health`);
-      const body = await response.json() as { health?: string };
-      return response.ok && body.health === "true";
-    },
-  });
-  return `http://127.0.0.1:${clientPort}`;
-}
-
-async function startApiServer(
-  state: StartState,
-  context: { pki: Pki; etcdUrl: string; tokenFile: string; adminToken: string },
-): Promise<string> {
-  const { pki } = context;
-  const { settings } = state;
-  const httpClient = state.httpClient!;
-  const [port] = await startOnFreePorts(state, {
-    name: "kube-apiserver /readyz",
-    portCount: 1,
-    start: ([port]) =>
-      spawnLogged(state.watchdog, {
-        name: "kube-apiserver",
-        command: state.tools["kube-apiserver"].path,
-        logFile: `${state.dir}/kube-apiserver.log`,
-        // A graceful stop closes idle keep-alive connections with a TLS close_notify; a Deno 2.9.6 process whose
-        // @kubernetes/client-node (undici) connection receives it crashes with SIGSEGV most of the time. Killed, the
-        // server only leaves the sockets to the kernel, which ends them without close_notify.
-        stopSignal: "SIGKILL",
-        args: [
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
-          `--secure-port=${port}`,
-          `--etcd-servers=${context.etcdUrl}`,
-          `--tls-cert-file=${pki.servingCertFile}`,
-          `--tls-private-key-file=${pki.servingKeyFile}`,
-          `--client-ca-file=${pki.caCertFile}`,
-          `--token-auth-file=${context.tokenFile}`,
-          `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-          `--service-account-key-file=${pki.serviceAccountPublicKeyFile}`,
-          `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
-          "--authorization-mode=Node,RBAC",
-          `--event-ttl=${settings.eventTtlS}s`,
-          `--service-cluster-ip-range=${settings.serviceClusterIpRange}`,
-          // The `kubernetes` Service cannot have a loopback endpoint (validation refuses it), so none is written.
-          "--endpoint-reconciler-type=none",
-          `--cert-dir=${state.dir}/apiserver-certs`,
-          ...settings.apiServerArgs,
-        ],
-      }),
-    isReady: async ([port]) => {
-      const response = await fetch(`https://127.0.0.1:${port}/readyz`, {
-        client: httpClient,
-        headers: { authorization: `Bearer ${context.adminToken}` },
-      });
-      return response.ok && (await response.text()) === "ok";
-    },
-  });
-  return `https://127.0.0.1:${port}`;
-}
-
-async function startControllerManager(
-  state: StartState,
-  context: { pki: Pki; kubeconfigPath: string; isReady: () => Promise<boolean> },
-): Promise<void> {
-  const process = await spawnLogged(state.watchdog, {
-    name: "kube-controller-manager",
-    command: state.tools["kube-controller-manager"].path,
-    logFile: `${state.dir}/kube-controller-manager.log`,
-    args: [
-      `--kubeconfig=${context.kubeconfigPath}`,
-      "--secure-port=0",
-      "--controllers=*",
-      "--use-service-account-credentials=true",
-      "--leader-elect=false",
-      `--root-ca-file=${context.pki.caCertFile}`,
-      `--service-account-private-key-file=${context.pki.serviceAccountKeyFile}`,
-      `--cluster-signing-cert-file=${context.pki.caCertFile}`,
-      `--cluster-signing-key-file=${context.pki.caKeyFile}`,
-      `--service-cluster-ip-range=${state.settings.serviceClusterIpRange}`,
-    ],
-  });
-  state.processes.push(process);
-  await waitUntil("kube-controller-manager to create the default ServiceAccount", context.isReady, {
-    timeoutMs: state.settings.readyTimeoutMs,
-    processes: state.processes,
-  });
-}
-
-async function startScheduler(state: StartState, kubeconfigPath: string): Promise<void> {
-  state.processes.push(
-    await spawnLogged(state.watchdog, {
-      name: "kube-scheduler",
-      command: state.tools["kube-scheduler"].path,
-      logFile: `${state.dir}/kube-scheduler.log`,
-      args: [`--kubeconfig=${kubeconfigPath}`, "--secure-port=0", "--leader-elect=false"],
-    }),
-  );
-}
-
-async function stopAll(state: StartState): Promise<void> {
-  for (const process of [...state.processes].reverse()) await stopProcess(process);
-  state.httpClient?.close();
-  await state.watchdog.close();
-}
-
-/** The parts of `ControlPlane` that talk to the running servers. */
-function createClientHelpers(
-  state: StartState,
-  context: { url: string; etcdUrl: string; adminToken: string; kubeconfigPath: string },
-): Pick<ControlPlane, "apiFetch" | "apiJson" | "kubectl" | "createServiceAccountToken" | "compactEtcd"> {
-  const apiFetch = (path: string, init: ApiRequestInit = {}) => {
-    const { token = context.adminToken, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    if (token !== null) headers.set("authorization", `Bearer ${token}`);
-    if (rest.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
-    return fetch(`${context.url}${path}`, { ...rest, headers, client: state.httpClient! });
-  };
-  const apiJson = async <T = unknown>(path: string, init?: ApiRequestInit): Promise<T> => {
-    const response = await apiFetch(path, init);
-    const text = await response.text();
-    if (!response.ok) throw new Error(`Cannot ${init?.method ?? "GET"} ${path}: ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
-  const kubectl = async (args: string[], options: { stdin?: string } = {}) => {
-    const child = new Deno.Command(state.tools.kubectl.path, {
-      args: [`--kubeconfig=${context.kubeconfigPath}`, ...args],
-      stdin: options.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin));
-      await writer.close();
-    }
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    if (!output.success) {
-      throw new Error(`Cannot run kubectl ${args.join(" ")}: exit ${output.code}: ${decoder.decode(output.stderr)}`);
-    }
-    return decoder.decode(output.stdout);
-  };
-  const createServiceAccountToken = async (namespace: string, name: string, options: { expirationS?: number } = {}) => {
-    const accounts = `/api/v1/namespaces/${namespace}/serviceaccounts`;
-    const created = await apiFetch(accounts, {
-      method: "POST",
-      body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } }),
-    });
-    const createdText = await created.text();
-    if (!created.ok && created.status !== 409) {
-      throw new Error(`Cannot create ServiceAccount ${namespace}/${name}: ${created.status} ${createdText}`);
-    }
-    const request = await apiJson<{ status: { token: string } }>(`${accounts}/${name}/token`, {
-      method: "POST",
-      body: JSON.stringify({
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { expirationSeconds: options.expirationS ?? 3600 },
-      }),
-    });
-    return request.status.token;
-  };
-  const compactEtcd = async () => {
-    const range = await fetch(`${context.etcdUrl}/v3/kv/range`, {
-      method: "POST",
-      body: JSON.stringify({ key: btoa("\0") }),
-    });
-    const { header } = await range.json() as { header?: { revision?: string } };
-    if (!range.ok || !header?.revision) throw new Error(`Cannot read etcd's revision: ${range.status}`);
-    const compaction = await fetch(`${context.etcdUrl}/v3/kv/compaction`, {
-      method: "POST",
-      body: JSON.stringify({ revision: header.revision, physical: true }),
-    });
-    const text = await compaction.text();
-    if (!compaction.ok) throw new Error(`Cannot compact etcd at ${header.revision}: ${compaction.status} ${text}`);
-    return Number(header.revision);
-  };
-  return { apiFetch, apiJson, kubectl, createServiceAccountToken, compactEtcd };
 }
 
 /** A static-token user of the control plane, with the kubeconfig file written for it. */
@@ -450,7 +203,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await Deno.writeTextFile(kubeconfigPath, toKubeconfig({ url, caPem: pki.caPem, user, token }));
     }
     const kubeconfigPath = admin.kubeconfigPath;
-    const helpers = createClientHelpers(state, { url, etcdUrl, adminToken: admin.token, kubeconfigPath });
+    const helpers = createControlPlaneClient({
+      url,
+      etcdUrl,
+      adminToken: admin.token,
+      kubeconfigPath,
+      kubectlPath: tools.kubectl.path,
+      httpClient,
+    });
     if (settings.hasControllerManager) {
       await startControllerManager(state, {
         pki,
