@@ -269,6 +269,10 @@ Deno.test("PostgresStore.migrate adds its NOTIFY trigger when the existing trigg
            from "${schema}".k8s_events`,
       );
       assert.deepEqual([...listener.payloads].sort(), expected.map((row) => row.payload).sort());
+      // The other channel is read by another connection, which may get row 4's notification a moment later.
+      for (const deadline = Date.now() + 10_000; otherPayloads.length < 4 && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       assert.deepEqual(otherPayloads.sort(), [1, 2, 3, 4].map((n) => makeRow(cluster, n).globalUid).sort());
     } finally {
       await other.end({ timeout: 1 });
