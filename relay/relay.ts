@@ -4,7 +4,7 @@
  */
 import { describeError, type Logger } from "../shared/telemetry/log.ts";
 import type { Fence } from "../shared/contract/protocol.ts";
-import { type Delay, delay as realDelay } from "./send/backoff.ts";
+import { type Delay, delay as realDelay } from "../shared/delay.ts";
 import { Batcher } from "./pipeline/batcher.ts";
 import { ByteQueue } from "./pipeline/byte_queue.ts";
 import type { RelayConfig } from "./config.ts";

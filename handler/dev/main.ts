@@ -5,7 +5,7 @@
  * scenario. DEV_DATA_DIR moves `.data/` elsewhere. Prints where everything listens, a live status line, and how to query the rows. Ctrl-C stops the relay
  * first (it flushes what it queued), then the handler, then the embedded database.
  */
-import { isDatabaseConfigured } from "../config.ts";
+import { isDatabaseConfigured } from "../database_config.ts";
 import { type EmbeddedDatabase, findFreePort, startEmbeddedDatabase } from "./embedded_database.ts";
 import { serveApp } from "../http/server.ts";
 import { prepareHandler } from "../start.ts";

@@ -3,6 +3,7 @@
  * RFC 9457 problem responses. Runs in-process (`app.fetch(request)`), under `deno serve` and under `Deno.serve`.
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../shared/telemetry/telemetry.ts";
 import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH, type IngestResponse } from "../../shared/contract/protocol.ts";
 import type { LineError } from "../../shared/contract/line_error.ts";
 import type { HandlerConfig } from "../config.ts";
@@ -36,10 +37,10 @@ export interface App {
 }
 
 /** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
-export const RETRY_AFTER_S = 5;
+const RETRY_AFTER_S = 5;
 
 /** Seconds a client is asked to wait (Retry-After) when REQUESTS_IN_FLIGHT_MAX batches are already in progress. */
-export const BUSY_RETRY_AFTER_S = 1;
+const BUSY_RETRY_AFTER_S = 1;
 
 /**
  * Builds the application. Routes: `POST /v1/events`, `GET /v1/checkpoints/<cluster>`, `GET /livez`,
@@ -161,7 +162,7 @@ export function createApp(deps: AppDeps): App {
     if (path === "/metrics" && deps.renderMetrics) {
       allow(method, ["GET"]);
       return new Response(await deps.renderMetrics(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
       });
     }
     if (path === "/livez") {
@@ -221,7 +222,7 @@ export function createApp(deps: AppDeps): App {
 }
 
 /** Maps any error to the HttpError a client sees; only HttpError messages are shown as they are. */
-export function toHttpError(error: unknown): HttpError {
+function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof FencedError) {
     return new HttpError(

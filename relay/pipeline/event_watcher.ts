@@ -7,7 +7,8 @@
 import type { ObjectRef } from "../../shared/contract/event_view.ts";
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
-import { type Delay, delay as realDelay, toBackoffMs } from "../send/backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
+import { toBackoffMs } from "../../shared/backoff.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "../kube/kube_api.ts";
 import type { RelayMetrics } from "../metrics.ts";

@@ -15,7 +15,8 @@ import {
   NDJSON_CONTENT_TYPE,
   RESUME_VERSION_HEADER,
 } from "../../shared/contract/protocol.ts";
-import { type Delay, delay as realDelay, toBackoffMs } from "./backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
+import { toBackoffMs } from "../../shared/backoff.ts";
 import type { Batch } from "../pipeline/batcher.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { TokenReader } from "./token_reader.ts";
@@ -341,7 +342,7 @@ export async function gzipLines(lines: string[]): Promise<Uint8Array<ArrayBuffer
 }
 
 /** The lines of a body made by `gzipLines`, each ending in `\n` (only needed to split a batch the handler refused). */
-export async function gunzipLines(body: Uint8Array<ArrayBuffer>): Promise<string[]> {
+async function gunzipLines(body: Uint8Array<ArrayBuffer>): Promise<string[]> {
   const text = new TextDecoder().decode(await gunzip(body));
   return text.split("\n").slice(0, -1).map((line) => line + "\n");
 }

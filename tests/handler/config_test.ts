@@ -1,14 +1,14 @@
 import { toServiceInstanceId, toStopBoundS } from "../../handler/start.ts";
 import assert from "node:assert/strict";
 import {
-  ConfigError,
   HANDLER_DEFAULTS,
   type HandlerConfig,
-  isDatabaseConfigured,
   loadHandlerConfig,
   redactDatabaseUrl,
   toLoggableConfig,
 } from "../../handler/config.ts";
+import { isDatabaseConfigured } from "../../handler/database_config.ts";
+import { ConfigError } from "../../shared/env_reader.ts";
 import { parseDurationS } from "../../shared/duration.ts";
 
 const HASH_A = "a".repeat(64);

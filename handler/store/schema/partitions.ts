@@ -59,7 +59,7 @@ export function selectExpiredPartitions(
 }
 
 /** Advisory lock key text that serialises partition DDL within one schema across all replicas. */
-export function toPartitionLockKey(schema: string): string {
+function toPartitionLockKey(schema: string): string {
   return `events-ingester partitions ${schema}`;
 }
 
@@ -91,7 +91,7 @@ export async function ensurePartition(runner: SqlRunner, options: { schema: stri
 }
 
 /** Names of the tables attached as partitions of `k8s_events` in the schema, sorted. */
-export async function listPartitions(runner: SqlRunner, options: { schema: string }): Promise<string[]> {
+async function listPartitions(runner: SqlRunner, options: { schema: string }): Promise<string[]> {
   const rows = await runner.query<{ name: string }>(
     `select child.relname as name from pg_inherits i
        join pg_class parent on parent.oid = i.inhparent

@@ -13,7 +13,7 @@ import { quoteIdentifier } from "../schema/sql_runner.ts";
 import type { WriteSession } from "../write_session.ts";
 
 /** The temporary table rows are staged in; one per connection, emptied at each commit. */
-export const STAGING_TABLE = "ingester_staging";
+const STAGING_TABLE = "ingester_staging";
 
 /** Inserts rows through the staging table; returns rows inserted. */
 export type StagingInsert = (session: WriteSession, rows: readonly EventRow[], feed?: RowFeed) => Promise<number>;

@@ -175,7 +175,7 @@ function parseLimit(text: string | null): number | undefined {
 }
 
 /** The API server's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":<list version>,"start":"<key>\u0000"}`. */
-export function toContinueToken(resourceVersion: number, lastKey: string): string {
+function toContinueToken(resourceVersion: number, lastKey: string): string {
   const json = JSON.stringify({ v: "meta.k8s.io/v1", rv: resourceVersion, start: `${lastKey}\u0000` });
   return btoa(String.fromCharCode(...new TextEncoder().encode(json))).replaceAll("+", "-").replaceAll("/", "_")
     .replace(/=+$/, "");
