@@ -84,7 +84,8 @@ export function createHandlerMetrics(meter: Meter): HandlerMetrics {
     for (const row of outcome.rows) {
       // A clock behind the event's own timestamp would give a negative lag; histograms take none, and 0 is the truth
       // as far as this process can tell.
-      commitLagS.record(Math.max(0, committedMs - row.createdAt.getTime()) / 1000, attributes);
+      // Date.parse reads the row's UTC timestamp to the millisecond, all a lag in seconds needs.
+      commitLagS.record(Math.max(0, committedMs - Date.parse(row.createdAt)) / 1000, attributes);
     }
   }
 

@@ -109,6 +109,9 @@ class PostgresConnection implements WriteConnection {
       connect_timeout: options.connectTimeoutS,
       // Lifetimes are the pool's: postgres.js would end the connection between two statements of a transaction.
       max_lifetime: null,
+      // No named prepared statements, not even the client's own type lookup at connect: behind a pooler in
+      // transaction mode (PgBouncer) the server connection is shared, and each would stay on it for good.
+      prepare: false,
       // NOTICEs here are only "relation already exists, skipping" from idempotent DDL.
       onnotice: () => {},
       onclose: () => void this.#markClosed("the connection closed"),

@@ -6,7 +6,11 @@ import { type EventView, toEventInstant } from "./event_view.ts";
 
 /** One row of `k8s_events`, before the database adds `event_id`. `raw` is JSON text of the minified event. */
 export interface EventRow {
-  createdAt: Date;
+  /**
+   * When the version happened, as RFC 3339 text in UTC (`Z`), passed to PostgreSQL as it is so that no precision is
+   * lost on the way; parseTimestamp writes it with six fraction digits. Its first ten characters are its UTC day.
+   */
+  createdAt: string;
   clusterName: string;
   uid: string;
   globalUid: string;

@@ -5,6 +5,7 @@
  * `regarding` and `note` and prefix the old timestamps with `deprecated`. Both reach us (a relay may watch either),
  * so everything downstream reads this view instead of the raw object.
  */
+import { isPositiveNumber, type RawJsonNumber } from "./exact_json.ts";
 
 /** The object an event concerns. Fields a source left out are absent. */
 export interface ObjectRef {
@@ -28,7 +29,8 @@ export interface EventView {
   message?: string;
   type?: string;
   action?: string;
-  count?: number;
+  /** A number above zero, kept as its text when the line was parsed with parseExactJson and a double would change it. */
+  count?: number | RawJsonNumber;
   series?: Record<string, unknown>;
   eventTime?: string;
   firstTimestamp?: string;
@@ -95,7 +97,7 @@ export function toEventView(event: Json): EventView | undefined {
   if ((v = text(event.type)) !== undefined) view.type = v;
   if ((v = text(event.action)) !== undefined) view.action = v;
   const count = event.count ?? event.deprecatedCount;
-  if (typeof count === "number" && count > 0) view.count = count;
+  if (isPositiveNumber(count)) view.count = count;
   const series = asObject(event.series);
   if (series !== undefined && hasKeys(series)) view.series = series;
   if ((v = text(event.eventTime)) !== undefined) view.eventTime = v;
@@ -116,11 +118,12 @@ export function toEventView(event: Json): EventView | undefined {
 export const EVENT_TIME_FIELDS = ["eventTime", "lastTimestamp", "firstTimestamp", "creationTimestamp"] as const;
 
 /**
- * The instant an event version happened: eventTime, else lastTimestamp, else firstTimestamp, else
- * metadata.creationTimestamp. Never the time of receipt, so a retried version always lands in the same partition.
- * Returns undefined when none is set; throws RangeError naming the field when the chosen one does not parse.
+ * The instant an event version happened, as parseTimestamp writes it: eventTime, else lastTimestamp, else
+ * firstTimestamp, else metadata.creationTimestamp. Never the time of receipt, so a retried version always lands in the
+ * same partition. Returns undefined when none is set; throws RangeError naming the field when the chosen one does not
+ * parse.
  */
-export function toEventInstant(view: EventView): Date | undefined {
+export function toEventInstant(view: EventView): string | undefined {
   for (const field of EVENT_TIME_FIELDS) {
     const value = view[field];
     if (value === undefined) continue;
@@ -133,11 +136,17 @@ export function toEventInstant(view: EventView): Date | undefined {
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** First and last instant PostgreSQL's timestamptz and our partition names can hold with a four-digit year. */
-/** 400 Gregorian years are exactly 146,097 days; Date.UTC reads years 0-99 as 1900-1999, so those shift by 400. */
+/**
+ * First and last whole second PostgreSQL's timestamptz and our partition names can hold with a four-digit year.
+ * 400 Gregorian years are exactly 146,097 days; Date.UTC reads years 0-99 as 1900-1999, so those shift by 400.
+ */
 const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
 const INSTANT_MS_MIN = Date.UTC(401, 0, 1) - FOUR_CENTURIES_MS;
-const INSTANT_MS_MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const INSTANT_MS_MAX = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** Digits of the fraction kept: PostgreSQL's timestamptz holds microseconds. */
+const FRACTION_DIGITS = 6;
+const ZERO_FRACTION = "000000";
 
 function digitsAt(text: string, start: number, count: number): number {
   let value = 0;
@@ -151,12 +160,17 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /**
- * Parses an RFC 3339 timestamp as Kubernetes writes them (second or sub-second precision; digits past the
- * millisecond are cut off). Returns undefined for anything else, including days a month does not have
- * (`2026-02-30`, which Date would roll over), hour 24, leap seconds, and instants outside years 0001-9999 once the
- * offset is applied (PostgreSQL refuses year 0 and five-digit years).
+ * Parses an RFC 3339 timestamp as Kubernetes writes them (`Z` or a `±hh:mm` offset, no fraction or 1 to 9 fraction
+ * digits) into its instant in UTC with exactly six fraction digits: `2020-04-24T15:38:26.2525019+02:00` becomes
+ * `2020-04-24T13:38:26.252501Z`. Digits past the microsecond are cut off, never rounded, so the result never moves
+ * to a later instant (or the next day's partition) than the one sent; PostgreSQL, given the result, stores it
+ * exactly. The first ten characters of the result are its UTC day.
+ *
+ * Returns undefined for anything else, including days a month does not have (`2026-02-30`, which Date would roll
+ * over), hour 24, leap seconds, and instants outside years 0001-9999 once the offset is applied (PostgreSQL refuses
+ * year 0 and partition names have four-digit years).
  */
-export function parseTimestamp(value: string): Date | undefined {
+export function parseTimestamp(value: string): string | undefined {
   if (!RFC3339.test(value)) return undefined;
   const year = digitsAt(value, 0, 4);
   const month = digitsAt(value, 5, 2);
@@ -166,20 +180,24 @@ export function parseTimestamp(value: string): Date | undefined {
   const second = digitsAt(value, 17, 2);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
-  let at = 19;
-  let ms = 0;
-  if (value.charCodeAt(at) === 46) {
-    const end = value.length - (value.endsWith("Z") ? 1 : 6);
-    for (let i = at + 1; i < at + 4; i++) ms = ms * 10 + (i < end ? value.charCodeAt(i) - 48 : 0);
-    at = end;
-  }
-  let offsetMs = 0;
-  if (value.charCodeAt(at) !== 90) {
-    const offsetHours = digitsAt(value, at + 1, 2);
-    const offsetMinutes = digitsAt(value, at + 4, 2);
-    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-    offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000 * (value.charCodeAt(at) === 45 ? -1 : 1);
-  }
-  const instantMs = Date.UTC(year + 400, month - 1, day, hour, minute, second, ms) - FOUR_CENTURIES_MS - offsetMs;
-  return instantMs >= INSTANT_MS_MIN && instantMs <= INSTANT_MS_MAX ? new Date(instantMs) : undefined;
+  const isUtc = value.charCodeAt(value.length - 1) === 90;
+  const offsetAt = isUtc ? value.length - 1 : value.length - 6;
+  const fraction = offsetAt === 19 ? ZERO_FRACTION : toFraction(value.slice(20, offsetAt));
+  if (isUtc) return year === 0 ? undefined : `${value.slice(0, 19)}.${fraction}Z`;
+  const offsetHours = digitsAt(value, offsetAt + 1, 2);
+  const offsetMinutes = digitsAt(value, offsetAt + 4, 2);
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000 * (value.charCodeAt(offsetAt) === 45 ? -1 : 1);
+  // The offset is whole minutes, so only the whole seconds move; the fraction is kept as it is.
+  const instantMs = Date.UTC(year + 400, month - 1, day, hour, minute, second) - FOUR_CENTURIES_MS - offsetMs;
+  if (instantMs < INSTANT_MS_MIN || instantMs > INSTANT_MS_MAX) return undefined;
+  return `${new Date(instantMs).toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+/** 1 to 9 fraction digits as exactly six: padded with zeros, or cut off past the microsecond. */
+function toFraction(digits: string): string {
+  if (digits.length === FRACTION_DIGITS) return digits;
+  return digits.length > FRACTION_DIGITS
+    ? digits.slice(0, FRACTION_DIGITS)
+    : digits + ZERO_FRACTION.slice(digits.length);
 }

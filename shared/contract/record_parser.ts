@@ -4,6 +4,13 @@
 import { type EventRecord, type GapRecord, RECORD_VERSION } from "./records.ts";
 import type { LineError, LineErrorCode } from "./line_error.ts";
 import { EVENT_TIME_FIELDS, type EventView, parseTimestamp, toEventView } from "./event_view.ts";
+import {
+  findUnstorableNumber,
+  mayHoldInexactNumber,
+  NUMERIC_FRACTION_DIGITS_MAX,
+  NUMERIC_INTEGER_DIGITS_MAX,
+  parseExactJson,
+} from "./exact_json.ts";
 
 /** A line that passed validation. `view` is set for event records. */
 export type ParsedLine =
@@ -125,7 +132,7 @@ export function parseRecordLine(text: string, line: number, options: ParseLineOp
   }
   const observed = checkTimestampField(record, "observedAt", line);
   if (observed) return observed;
-  if (record.kind === "event") return parseEvent(record, line);
+  if (record.kind === "event") return parseEvent(record, line, text);
   if (record.kind === "gap") return parseGap(record, line);
   if (record.kind === undefined) {
     return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "kind" is missing`);
@@ -146,7 +153,7 @@ function checkTimestampField(record: Record<string, unknown>, field: string, lin
   return undefined;
 }
 
-function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
+function parseEvent(record: Record<string, unknown>, line: number, text: string): ParsedLine {
   const event = record.event;
   if (event === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "event" is missing`);
   if (typeof event !== "object" || event === null || Array.isArray(event)) {
@@ -214,7 +221,29 @@ function parseEvent(record: Record<string, unknown>, line: number): ParsedLine {
       `Cannot date line ${line}: the event has no eventTime, lastTimestamp, firstTimestamp or creationTimestamp`,
     );
   }
+  if (mayHoldInexactNumber(text)) return readExactNumbers(record as unknown as EventRecord, line, text);
   return { ok: true, record: record as unknown as EventRecord, view };
+}
+
+/**
+ * The view of a validated event line read again with its numbers as sent (parseExactJson), so that the stored event
+ * holds them exactly; a number PostgreSQL's jsonb cannot hold is refused with NUMBER_OUT_OF_RANGE. Validation stays
+ * on the plain parse: only what is stored changes.
+ */
+function readExactNumbers(record: EventRecord, line: number, text: string): ParsedLine {
+  const exact = parseExactJson(text) as { event: Record<string, unknown> };
+  // The same text passed validation as a plain parse, and both parses have the same structure and strings.
+  const view = toEventView(exact.event)!;
+  if (findUnstorableNumber(view) !== undefined) {
+    return fail(
+      line,
+      "NUMBER_OUT_OF_RANGE",
+      `Cannot store line ${line}: the event holds a number PostgreSQL's numeric cannot hold ` +
+        `(more than ${NUMERIC_INTEGER_DIGITS_MAX} digits before the decimal point or ` +
+        `${NUMERIC_FRACTION_DIGITS_MAX} after it)`,
+    );
+  }
+  return { ok: true, record, view };
 }
 
 /** Every timestamp field of either Event shape; a value that is not a string must not silently count as unset. */

@@ -43,7 +43,7 @@ export async function measureKrateo(url: string, sql: Sql, rows: readonly EventR
   for (let offset = 0; offset < rows.length; offset += KRATEO_ROWS_PER_STATEMENT) {
     const slice = rows.slice(offset, offset + KRATEO_ROWS_PER_STATEMENT);
     const params = slice.flatMap((row) => [
-      row.createdAt.toISOString(),
+      row.createdAt,
       row.clusterName,
       row.uid,
       row.globalUid,

@@ -243,7 +243,7 @@ Deno.test("createHandlerMetrics counts a 503 as an unavailable insert, and its r
 /** A row with only its timestamp of interest. */
 function rowAt(createdAt: string): EventRow {
   return {
-    createdAt: new Date(createdAt),
+    createdAt,
     clusterName: CLUSTER,
     uid: "u",
     globalUid: `${CLUSTER}:u`,

@@ -4,11 +4,9 @@
  */
 import type { Logger } from "../../../shared/telemetry/log.ts";
 import type { EventRow } from "../../../shared/contract/event_row.ts";
-import { ensurePartition, toUtcDay } from "./partitions.ts";
+import { ensurePartition, toTimestampDay } from "./partitions.ts";
 import { NO_PARTITION_SQLSTATE, PARTITION_OVERLAP_SQLSTATE, toDatabaseErrorCode } from "../database_errors.ts";
 import type { WriteDatabase } from "../write_session.ts";
-
-const DAY_MS = 86_400_000;
 
 /**
  * Inside a streamed write: a chunk needs a day whose partition is not known. Partitions cannot be created from
@@ -64,12 +62,12 @@ export class KnownPartitions {
 
   /** True when a row falls on a day whose partition has not been ensured. Rows sorted by time cost one check a day. */
   hasUnknownDay(rows: readonly EventRow[]): boolean {
-    let lastDay = Number.NaN;
+    let lastDay = "";
     for (const row of rows) {
-      const day = Math.floor(row.createdAt.getTime() / DAY_MS);
-      if (day === lastDay) continue;
-      lastDay = day;
-      if (!this.#days.has(toUtcDay(row.createdAt))) return true;
+      // startsWith compares in place: no day string is cut out for a row on the same day as the one before.
+      if (lastDay !== "" && row.createdAt.startsWith(lastDay)) continue;
+      lastDay = toTimestampDay(row.createdAt);
+      if (!this.#days.has(lastDay)) return true;
     }
     return false;
   }

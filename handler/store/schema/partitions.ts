@@ -14,6 +14,15 @@ export function toUtcDay(instant: Date): string {
   return instant.toISOString().slice(0, 10);
 }
 
+/**
+ * The UTC day (`YYYY-MM-DD`) of a row's `createdAt`: RFC 3339 text in UTC, so its first ten characters. The offset
+ * was applied when the event's timestamp was parsed (parseTimestamp), so an event sent at `23:30-02:00` is on the
+ * next day here, as in PostgreSQL.
+ */
+export function toTimestampDay(timestamp: string): string {
+  return timestamp.slice(0, 10);
+}
+
 /** `k8s_events_YYYY_MM_DD` for a `YYYY-MM-DD` day. Throws RangeError for anything else. */
 export function toPartitionName(day: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`Cannot name a partition: "${day}" is not YYYY-MM-DD`);
@@ -26,18 +35,25 @@ export function parsePartitionDay(name: string): string | undefined {
   return match ? `${match[1]}-${match[2]}-${match[3]}` : undefined;
 }
 
-/** The distinct UTC days of the instants, sorted. */
-export function toPartitionDays(instants: Iterable<Date>): string[] {
+/** The distinct UTC days of rows' `createdAt` timestamps (see toTimestampDay), sorted. */
+export function toPartitionDays(timestamps: Iterable<string>): string[] {
   const days = new Set<string>();
-  for (const instant of instants) days.add(toUtcDay(instant));
+  for (const timestamp of timestamps) days.add(toTimestampDay(timestamp));
   return [...days].sort();
 }
 
-/** Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. */
+/**
+ * Inclusive lower and exclusive upper bound of a day's partition, as RFC 3339 UTC. The day after 9999-12-31 is
+ * written `10000-01-01T00:00:00.000Z`: PostgreSQL reads five-digit years, not JavaScript's `+010000` form.
+ */
 export function toPartitionBounds(day: string): { from: string; to: string } {
   const start = Date.parse(`${day}T00:00:00Z`);
   if (Number.isNaN(start)) throw new RangeError(`Cannot bound a partition: "${day}" is not a date`);
-  return { from: new Date(start).toISOString(), to: new Date(start + DAY_MS).toISOString() };
+  return { from: toBoundText(start), to: toBoundText(start + DAY_MS) };
+}
+
+function toBoundText(ms: number): string {
+  return new Date(ms).toISOString().replace(/^\+0*/, "");
 }
 
 /**

@@ -40,7 +40,7 @@ export function toCopyValue(value: string | null): string {
 
 /** One row as a COPY text line, columns in `COPY_COLUMNS` order, ending in `\n`. Throws RangeError as toCopyValue. */
 export function toCopyLine(row: EventRow): string {
-  return toCopyValue(row.createdAt.toISOString()) + "\t" +
+  return toCopyValue(row.createdAt) + "\t" +
     toCopyValue(row.clusterName) + "\t" +
     toCopyValue(row.uid) + "\t" +
     toCopyValue(row.globalUid) + "\t" +

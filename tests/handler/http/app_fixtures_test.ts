@@ -26,6 +26,9 @@ function expectedRow(event: Json): Json {
     metadata.creationTimestamp,
   );
   assert.ok(dated, `fixture ${metadata.uid} has a timestamp`);
+  // The fixtures' timestamps are UTC with no fraction or six digits (MicroTime); stored to the microsecond.
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{6})?Z$/.exec(dated);
+  assert.ok(match, `fixture ${metadata.uid} timestamp ${dated}`);
   return {
     global_uid: `${CLUSTER}:${metadata.uid}`,
     resource_version: metadata.resourceVersion,
@@ -35,7 +38,7 @@ function expectedRow(event: Json): Json {
     resource_name: object.name ?? null,
     reason: firstText(event.reason) ?? null,
     message: firstText(event.message, event.note) ?? null,
-    created_at: new Date(dated).toISOString(),
+    created_at: `${match[1]}${match[2] ?? ".000000"}Z`,
   };
 }
 
@@ -55,6 +58,12 @@ Deno.test("every real fixture event (core/v1 and events.k8s.io) is accepted, map
     assert.deepEqual(await response.json(), { accepted: 54, duplicates: 0, rejected: [] });
     const rows = await storedRows(h.sql, h.schema);
     assert.equal(rows.length, 54);
+    const createdAt = new Map(
+      (await h.sql.unsafe(
+        `select global_uid, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+           from "${h.schema}".k8s_events`,
+      )).map((row) => [row.global_uid, row.at]),
+    );
     const byGlobalUid = new Map(rows.map((row) => [row.global_uid, row]));
     for (const event of events) {
       const expected = expectedRow(event);
@@ -69,7 +78,7 @@ Deno.test("every real fixture event (core/v1 and events.k8s.io) is accepted, map
         resource_name: row.resource_name,
         reason: row.reason,
         message: row.message,
-        created_at: (row.created_at as Date).toISOString(),
+        created_at: createdAt.get(row.global_uid),
       };
       assert.deepEqual(actual, expected);
       const raw = row.raw as Json;

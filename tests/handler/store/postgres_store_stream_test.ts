@@ -4,7 +4,13 @@ import { FencedError } from "../../../handler/store/store.ts";
 import type { PostgresStore } from "../../../handler/store/postgres_store.ts";
 import type { EventRow } from "../../../shared/contract/event_row.ts";
 import type { GapRecord } from "../../../shared/contract/records.ts";
-import { listenForCluster, makeRow, uniqueCluster, withStore as withMigratedStore } from "./store_support.ts";
+import {
+  listenForCluster,
+  makeRow,
+  type RowOverrides,
+  uniqueCluster,
+  withStore as withMigratedStore,
+} from "./store_support.ts";
 
 function withStore(fn: (store: PostgresStore, sql: postgres.Sql, schema: string) => Promise<void>): Promise<void> {
   return withMigratedStore("created by the store", fn);
@@ -34,7 +40,7 @@ function chunksOf(
   return source;
 }
 
-function rowsOf(cluster: string, from: number, count: number, overrides: Partial<EventRow> = {}): EventRow[] {
+function rowsOf(cluster: string, from: number, count: number, overrides: RowOverrides = {}): EventRow[] {
   return Array.from({ length: count }, (_, i) => makeRow(cluster, from + i, overrides));
 }
 

@@ -531,7 +531,7 @@ Deno.test("PostgresStore.writeBatch uses another owner's wider partition or defa
     await sql.unsafe(
       `insert into "${schema}".k8s_events (created_at, cluster_name, uid, global_uid, raw, resource_version)
        values ($1, $2, $3, $4, $5::jsonb, $6)`,
-      [early.createdAt.toISOString(), cluster, early.uid, early.globalUid, early.raw, early.resourceVersion],
+      [early.createdAt, cluster, early.uid, early.globalUid, early.raw, early.resourceVersion],
     );
     const store = openStore(schema);
     try {

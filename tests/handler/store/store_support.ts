@@ -12,11 +12,15 @@ import {
 } from "../../../handler/store/postgres_store.ts";
 import { testDatabaseUrl, withTestSchema } from "../../support/database.ts";
 
+/** Fields of a test row to set; `createdAt` may also be a Date, which the row holds as its ISO text (UTC). */
+export type RowOverrides = Omit<Partial<EventRow>, "createdAt"> & { createdAt?: Date | string };
+
 /** A valid row of `cluster`; `n` makes uid and resourceVersion unique. */
-export function makeRow(cluster: string, n: number, overrides: Partial<EventRow> = {}): EventRow {
+export function makeRow(cluster: string, n: number, overrides: RowOverrides = {}): EventRow {
   const uid = `00000000-0000-4000-8000-${n.toString().padStart(12, "0")}`;
+  const { createdAt = "2026-11-20T10:00:00.000000Z", ...fields } = overrides;
   return {
-    createdAt: new Date("2026-11-20T10:00:00.000Z"),
+    createdAt: typeof createdAt === "string" ? createdAt : createdAt.toISOString(),
     clusterName: cluster,
     uid,
     globalUid: `${cluster}:${uid}`,
@@ -30,7 +34,7 @@ export function makeRow(cluster: string, n: number, overrides: Partial<EventRow>
     compositionId: null,
     raw: JSON.stringify({ metadata: { uid, resourceVersion: String(1000 + n) }, reason: "Pulled" }),
     resourceVersion: String(1000 + n),
-    ...overrides,
+    ...fields,
   };
 }
 

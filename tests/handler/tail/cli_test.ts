@@ -37,7 +37,7 @@ Deno.test("deno task tail prints one line per new event with --since history fir
       const first = await out.next();
       assert.equal(
         first.value,
-        `${old.createdAt.toISOString().slice(0, 19)}Z prod-a shop v1.Pod/web-0 Normal Scheduled ${old.message}`,
+        `${old.createdAt.slice(0, 19)}Z prod-a shop v1.Pod/web-0 Normal Scheduled ${old.message}`,
       );
       const fresh = eventRow({
         cluster: "prod-a",
@@ -51,7 +51,7 @@ Deno.test("deno task tail prints one line per new event with --since history fir
       const second = await out.next();
       assert.equal(
         second.value,
-        `${fresh.createdAt.toISOString().slice(0, 19)}Z prod-a shop v1.Pod/web-1 Warning BackOff ${fresh.message}`,
+        `${fresh.createdAt.slice(0, 19)}Z prod-a shop v1.Pod/web-1 Warning BackOff ${fresh.message}`,
       );
       child.kill("SIGTERM");
       assert.equal((await out.next()).done, true);

@@ -30,7 +30,7 @@ Deno.test("followEvents prints a row written after the start once, and no row wr
         [row.clusterName, row.namespace, row.resourceKind, row.resourceName, row.eventType, row.reason, row.message],
         ["prod-a", "shop", "v1.Pod", "web-0", "Warning", "BackOff", "m1"],
       );
-      assert.equal(row.createdAt.getTime(), after.createdAt.getTime());
+      assert.equal(row.createdAt.getTime(), Date.parse(after.createdAt));
     } finally {
       await tail.stop();
       await db.close();
@@ -176,7 +176,7 @@ Deno.test("followEvents keeps retrying with growing waits while the database can
 Deno.test("followEvents pages a catch-up through rows that share one created_at, printing each once", async () => {
   await withTestSchema(async (schema, sql) => {
     const db = await createTestEventsDb(schema);
-    const at = new Date(Date.now() - 60_000);
+    const at = new Date(Date.now() - 60_000).toISOString();
     const rows = Array.from({ length: 5 }, (_, i) => ({ ...eventRow({ reason: `Same${i}` }), createdAt: at }));
     await db.write(rows);
     // Microseconds a JavaScript Date cannot hold: paging must use the exact created_at, or it repeats a page.

@@ -69,7 +69,7 @@ export function eventRow(options: {
   const uid = `${crypto.randomUUID().slice(0, 8)}-0000-4000-8000-${String(uidCounter).padStart(12, "0")}`;
   const cluster = options.cluster ?? "prod-a";
   return {
-    createdAt: new Date(Date.now() - (options.ageS ?? 1) * 1000),
+    createdAt: new Date(Date.now() - (options.ageS ?? 1) * 1000).toISOString(),
     clusterName: cluster,
     uid,
     globalUid: `${cluster}:${uid}`,

@@ -206,3 +206,60 @@ Deno.test("parseRecordLine counts depth exactly: jsonDepthMax levels pass, one m
   assert.equal(parseRecordLine(eventLine({ extra: objects(7) }), 1, options).ok, true);
   assert.equal(codeOf(eventLine({ extra: objects(8) })), "TOO_DEEP");
 });
+
+/** An event line whose `event` carries `fields`, given as JSON text so that numbers keep their spelling. */
+function eventLineWith(fields: string, overrides = ""): string {
+  const line = eventLine();
+  const at = line.indexOf('"metadata":');
+  return line.slice(0, at) + fields + "," + line.slice(at) + overrides;
+}
+
+Deno.test("parseRecordLine keeps numbers a double would change as sent in the view it returns", () => {
+  const parsed = parseRecordLine(
+    eventLineWith('"count":12345678901234567890,"series":{"count":9007199254740993,"x":[1e400,1.50,-0]}'),
+    1,
+    options,
+  );
+  assert.equal(parsed.ok, true);
+  if (!parsed.ok) return;
+  assert.equal(
+    JSON.stringify([parsed.view?.count, parsed.view?.series]),
+    '[12345678901234567890,{"count":9007199254740993,"x":[1e400,1.50,-0]}]',
+  );
+});
+
+Deno.test("parseRecordLine keeps a count above zero however it is written, and drops zero and negative ones", () => {
+  const countOf = (count: string) => {
+    const parsed = parseRecordLine(eventLineWith(`"count":${count}`), 1, options);
+    assert.equal(parsed.ok, true, count);
+    return parsed.ok ? JSON.stringify(parsed.view?.count) : "";
+  };
+  assert.deepEqual(
+    ["3", "1e-400", "2.50", "12345678901234567890", "0", "0.0", "-1e-400", "-5"].map(countOf),
+    ["3", "1e-400", "2.50", "12345678901234567890", undefined, undefined, undefined, undefined],
+  );
+});
+
+Deno.test("parseRecordLine validates a line with exact numbers as before: version 1.0 is version 1", () => {
+  assert.equal(parseRecordLine(eventLine().replace('"v":1', '"v":1.0'), 1, options).ok, true);
+  assert.equal(codeOf(eventLine().replace('"v":1', '"v":1.5')), "UNSUPPORTED_VERSION");
+});
+
+Deno.test("parseRecordLine rejects a stored number PostgreSQL's numeric cannot hold with NUMBER_OUT_OF_RANGE", () => {
+  const huge = "1" + "0".repeat(131_072);
+  for (const fields of [`"count":${huge}`, `"series":{"a":[{"b":${huge}}]}`, `"source":{"x":1e-16384}`]) {
+    const parsed = parseRecordLine(eventLineWith(fields), 5, options);
+    assert.deepEqual(parsed, {
+      ok: false,
+      error: {
+        line: 5,
+        code: "NUMBER_OUT_OF_RANGE",
+        message: "Cannot store line 5: the event holds a number PostgreSQL's numeric cannot hold " +
+          "(more than 131072 digits before the decimal point or 16383 after it)",
+      },
+    }, fields.slice(0, 30));
+  }
+  // Fields that are not stored may hold any number; digits PostgreSQL can hold are fine anywhere.
+  assert.equal(parseRecordLine(eventLineWith(`"annotations":{"a":${huge}}`), 1, options).ok, true);
+  assert.equal(parseRecordLine(eventLineWith(`"count":${"9".repeat(131_072)}`), 1, options).ok, true);
+});

@@ -5,12 +5,23 @@ import {
   toPartitionBounds,
   toPartitionDays,
   toPartitionName,
+  toTimestampDay,
   toUtcDay,
 } from "../../../../handler/store/schema/partitions.ts";
+import { parseTimestamp } from "../../../../shared/contract/event_view.ts";
 
 Deno.test("toUtcDay takes the UTC day, not the local one", () => {
   assert.equal(toUtcDay(new Date("2026-11-25T23:59:59.999-02:00")), "2026-11-26");
   assert.equal(toUtcDay(new Date("0001-01-01T00:00:00Z")), "0001-01-01");
+});
+
+Deno.test("toTimestampDay is the UTC day of a row timestamp, so an offset applied by parseTimestamp moves it", () => {
+  assert.equal(toTimestampDay(parseTimestamp("2026-11-25T23:30:00.000001-02:00")!), "2026-11-26");
+  assert.equal(toTimestampDay(parseTimestamp("2026-11-26T00:30:00.5+02:00")!), "2026-11-25");
+  assert.equal(toTimestampDay(parseTimestamp("2024-03-01T00:00:00.000001+00:01")!), "2024-02-29");
+  assert.equal(toTimestampDay(parseTimestamp("2026-12-31T23:59:59.9999999Z")!), "2026-12-31");
+  assert.equal(toTimestampDay(parseTimestamp("0001-01-01T00:00:00Z")!), "0001-01-01");
+  assert.equal(toTimestampDay(parseTimestamp("9999-12-31T23:59:59.999999Z")!), "9999-12-31");
 });
 
 Deno.test("toPartitionName names a day k8s_events_YYYY_MM_DD and refuses anything else", () => {
@@ -29,11 +40,12 @@ Deno.test("parsePartitionDay reads daily partition names and ignores other table
 
 Deno.test("toPartitionDays lists distinct days sorted", () => {
   const days = toPartitionDays([
-    new Date("2026-11-25T10:00:00Z"),
-    new Date("2021-05-05T00:00:00Z"),
-    new Date("2026-11-25T23:00:00Z"),
+    "2026-11-25T10:00:00.000000Z",
+    "2021-05-05T00:00:00.000000Z",
+    "2026-11-25T23:59:59.999999Z",
+    "2026-11-26T00:00:00.000000Z",
   ]);
-  assert.deepEqual(days, ["2021-05-05", "2026-11-25"]);
+  assert.deepEqual(days, ["2021-05-05", "2026-11-25", "2026-11-26"]);
 });
 
 Deno.test("toPartitionBounds spans one UTC day, upper bound exclusive, across month and year ends", () => {
@@ -42,6 +54,14 @@ Deno.test("toPartitionBounds spans one UTC day, upper bound exclusive, across mo
     to: "2027-01-01T00:00:00.000Z",
   });
   assert.deepEqual(toPartitionBounds("2028-02-28").to, "2028-02-29T00:00:00.000Z");
+});
+
+Deno.test("toPartitionBounds ends the last storable day at year 10000 in a form PostgreSQL reads", () => {
+  assert.deepEqual(toPartitionBounds("9999-12-31"), {
+    from: "9999-12-31T00:00:00.000Z",
+    to: "10000-01-01T00:00:00.000Z",
+  });
+  assert.deepEqual(toPartitionBounds("0001-01-01").from, "0001-01-01T00:00:00.000Z");
 });
 
 Deno.test("selectExpiredPartitions keeps the days within retentionDays and only daily partitions", () => {

@@ -17,11 +17,11 @@ Deno.test("toCopyValue refuses a NUL character", () => {
 });
 
 Deno.test("toCopyLine writes the columns in COPY_COLUMNS order, tab separated, newline ended", () => {
-  const row = makeRow("c1", 7, { namespace: null, message: "two\nlines" });
+  const row = makeRow("c1", 7, { namespace: null, message: "two\nlines", createdAt: "2026-11-20T10:00:00.123456Z" });
   const fields = toCopyLine(row).slice(0, -1).split("\t");
   assert.equal(fields.length, COPY_COLUMNS.length);
   assert.deepEqual(fields, [
-    "2026-11-20T10:00:00.000Z",
+    "2026-11-20T10:00:00.123456Z",
     "c1",
     row.uid,
     row.globalUid,
