@@ -107,7 +107,7 @@ export async function ensurePartition(runner: SqlRunner, options: { schema: stri
 }
 
 /** Names of the tables attached as partitions of `k8s_events` in the schema, sorted. */
-async function listPartitions(runner: SqlRunner, options: { schema: string }): Promise<string[]> {
+export async function listPartitions(runner: SqlRunner, options: { schema: string }): Promise<string[]> {
   const rows = await runner.query<{ name: string }>(
     `select child.relname as name from pg_inherits i
        join pg_class parent on parent.oid = i.inhparent
