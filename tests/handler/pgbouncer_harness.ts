@@ -100,7 +100,7 @@ export interface PostAnswer {
 export async function postBatch(
   pooled: PooledHandler,
   cluster: TestCluster,
-  records: readonly EventRecord | GapRecord[],
+  records: readonly (EventRecord | GapRecord)[],
   options: { resumeVersion?: string } = {},
 ): Promise<PostAnswer> {
   const headers: Record<string, string> = {
@@ -124,7 +124,7 @@ export async function postBatch(
 export async function postUntilStored(
   pooled: PooledHandler,
   cluster: TestCluster,
-  records: readonly EventRecord | GapRecord[],
+  records: readonly (EventRecord | GapRecord)[],
   options: { resumeVersion?: string; statuses: number[]; retryDelayMs?: number; timeoutMs?: number },
 ): Promise<IngestResponse> {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
