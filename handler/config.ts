@@ -4,11 +4,12 @@
  */
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
-import { EnvReader } from "../shared/env_reader.ts";
+import { ConfigError, EnvReader } from "../shared/env_reader.ts";
 import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
 import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
 import { PARTITION_LOCK_TIMEOUT_S_DEFAULT } from "./store/schema/known_partitions.ts";
+import { DATABASE_DEFAULTS, type DatabaseConfig, readDatabaseConfig } from "./database_config.ts";
 
 /** Bounds on one `POST /v1/events` request; at each the request is refused (handler/README.md, "Limits"). */
 export interface HandlerLimits {
@@ -34,12 +35,8 @@ export interface HandlerLimits {
 }
 
 /** Everything the handler reads from its environment, validated. */
-export interface HandlerConfig {
-  /** postgres:// URL, from DATABASE_URL or assembled from DB_USER, DB_PASS, DB_HOST, DB_PORT, DB_NAME, DB_PARAMS. */
-  databaseUrl: string;
-  dbSchema: string;
+export interface HandlerConfig extends DatabaseConfig {
   dbReadyTimeoutS: number;
-  dbConnectTimeoutS: number;
   dbPoolMax: number;
   /** TCP port to listen on; 0 picks a free one. */
   port: number;
@@ -63,21 +60,12 @@ export interface HandlerConfig {
   hostname: string | null;
 }
 
-/** The configuration is invalid; `problems` lists every reason, one sentence each, without secret values. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(readonly problems: string[], options?: ErrorOptions) {
-    super(`Cannot load handler configuration: ${problems.join("; ")}`, options);
-  }
-}
-
 type Env = Record<string, string | undefined>;
 
 /** Defaults for settings that are not limits. */
 export const HANDLER_DEFAULTS = {
-  dbSchema: "public",
+  ...DATABASE_DEFAULTS,
   dbReadyTimeoutS: 60,
-  dbConnectTimeoutS: 10,
   dbPoolMax: 10,
   port: 8080,
   retentionDays: null,
@@ -108,11 +96,6 @@ export const PUBLISHED_TOKEN_HASHES: ReadonlyMap<string, string> = new Map([
   ["c7fe88c189f4cd6fdbcca03e3f8bfec99768bc2fe447015af3b9492c3dc7e59f", "deploy/examples/multi-cluster/cluster-b"],
 ]);
 
-/** True when the environment names a database (DATABASE_URL or DB_HOST); `deno task dev` starts one otherwise. */
-export function isDatabaseConfigured(env: Env): boolean {
-  return Boolean(env.DATABASE_URL?.trim() || env.DB_HOST?.trim());
-}
-
 /**
  * Reads and validates the handler configuration from `env`. Collects every problem and throws one ConfigError
  * listing them all. Reads the file named by CLUSTER_TOKEN_HASHES_FILE when set.
@@ -120,16 +103,9 @@ export function isDatabaseConfigured(env: Env): boolean {
 export function loadHandlerConfig(env: Env): HandlerConfig {
   const problems: string[] = [];
   const reader = new EnvReader(env, problems);
-  const databaseUrl = readDatabaseUrl(env, problems);
-  const dbSchema = reader.text("DB_SCHEMA", HANDLER_DEFAULTS.dbSchema);
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dbSchema)) {
-    problems.push(`DB_SCHEMA: "${dbSchema.slice(0, 80)}" is not a plain SQL identifier (letters, digits, _)`);
-  }
   const config: HandlerConfig = {
-    databaseUrl,
-    dbSchema,
+    ...readDatabaseConfig(env, { reader, problems }),
     dbReadyTimeoutS: reader.duration("DB_READY_TIMEOUT", HANDLER_DEFAULTS.dbReadyTimeoutS),
-    dbConnectTimeoutS: reader.number("DB_CONNECT_TIMEOUT_S", HANDLER_DEFAULTS.dbConnectTimeoutS, { min: 1 }),
     dbPoolMax: reader.integer("DB_POOL_MAX", HANDLER_DEFAULTS.dbPoolMax, { min: 1, max: 1000 }),
     port: reader.integer("PORT", HANDLER_DEFAULTS.port, { min: 0, max: 65535 }),
     tokenHashes: readTokenHashes(env, problems),
@@ -180,42 +156,8 @@ export function loadHandlerConfig(env: Env): HandlerConfig {
   if (config.otelExportIntervalS <= 0 && env.OTEL_EXPORT_INTERVAL !== undefined) {
     problems.push("OTEL_EXPORT_INTERVAL: must be longer than 0");
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, { component: "handler" });
   return config;
-}
-
-function readDatabaseUrl(env: Env, problems: string[]): string {
-  const url = env.DATABASE_URL?.trim();
-  if (url) {
-    if (env.DB_HOST?.trim()) problems.push("DATABASE_URL and DB_HOST: set one of them, not both");
-    if (!/^postgres(ql)?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
-      problems.push(
-        "DATABASE_URL: is not a postgres:// or postgresql:// URL (value not shown, it may hold a password)",
-      );
-    }
-    return url;
-  }
-  const missing = ["DB_HOST", "DB_USER", "DB_NAME"].filter((name) => !env[name]?.trim());
-  if (missing.length === 3) {
-    problems.push("DATABASE_URL: is unset, and so are DB_HOST, DB_USER and DB_NAME: name the database");
-    return "";
-  }
-  if (missing.length > 0) problems.push(`${missing.join(", ")}: must be set when DATABASE_URL is unset`);
-  const port = env.DB_PORT?.trim() || "5432";
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-    problems.push(`DB_PORT: "${port.slice(0, 20)}" is not a port number (1-65535)`);
-  }
-  const user = encodeURIComponent(env.DB_USER?.trim() ?? "");
-  const password = env.DB_PASS ? `:${encodeURIComponent(env.DB_PASS)}` : "";
-  const host = env.DB_HOST?.trim() ?? "";
-  const name = encodeURIComponent(env.DB_NAME?.trim() ?? "");
-  const params = (env.DB_PARAMS?.trim() ?? "").replace(/^\?/, "");
-  const url2 = `postgres://${user}${password}@${host.includes(":") ? `[${host}]` : host}:${port}/${name}` +
-    (params ? `?${params}` : "");
-  if (missing.length === 0 && !URL.canParse(url2)) {
-    problems.push("DB_HOST, DB_PARAMS: do not form a valid URL together with the other DB_* values");
-  }
-  return url2;
 }
 
 function readTokenHashes(env: Env, problems: string[]): ClusterTokenHash[] {

@@ -8,12 +8,12 @@
  * is not ready in time. Only wiring.
  */
 import { createLogger, describeError } from "../shared/telemetry/log.ts";
-import { ConfigError } from "./config.ts";
+import { ConfigError } from "../shared/env_reader.ts";
 import { serveApp, type ServingApp } from "./http/server.ts";
 import { isPermissionError, PERMISSION_DENIED_MESSAGE, prepareHandler, startUpkeep } from "./start.ts";
 
 /** Exit code for a start refused by the configuration or the process's permissions: the deployment needs fixing. */
-export const EXIT_CONFIG = 2;
+const EXIT_CONFIG = 2;
 
 /**
  * The whole environment, or null after logging why it cannot be read: the handler reads every variable it knows and

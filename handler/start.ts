@@ -5,7 +5,8 @@
 import { createLogger, describeError, type Logger } from "../shared/telemetry/log.ts";
 import { createTelemetry, type Telemetry, TELEMETRY_SHUTDOWN_TIMEOUT_MS } from "../shared/telemetry/telemetry.ts";
 import { type App, createApp } from "./http/app.ts";
-import { ConfigError, type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
+import { type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
+import { ConfigError } from "../shared/env_reader.ts";
 import { createHandlerMetrics } from "./metrics.ts";
 import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
 import { isBudgetWithinHeap } from "./http/memory_budget.ts";
@@ -31,7 +32,7 @@ export function isPermissionError(error: unknown): boolean {
 }
 
 /** `service.name` of the handler's metrics (`target_info{service_name=...}`, the OTLP resource). */
-export const HANDLER_SERVICE_NAME = "events-ingester-handler";
+const HANDLER_SERVICE_NAME = "events-ingester-handler";
 
 /** A handler ready to serve: its store is reachable and migrated, its metrics are recorded. */
 export interface PreparedHandler {

@@ -2,7 +2,7 @@
  * The relay's configuration, read from environment variables. The only relay file that reads the environment;
  * tests pass a plain object.
  */
-import { EnvReader } from "../shared/env_reader.ts";
+import { ConfigError, EnvReader } from "../shared/env_reader.ts";
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
 import { isClusterName } from "../shared/contract/record_parser.ts";
@@ -44,14 +44,6 @@ export interface RelayConfig {
   isDebug: boolean;
   isOtelEnabled: boolean;
   otelExportIntervalS: number;
-}
-
-/** The configuration is invalid; `problems` lists every reason, one sentence each, without secret values. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(readonly problems: string[], options?: ErrorOptions) {
-    super(`Cannot load relay configuration: ${problems.join("; ")}`, options);
-  }
 }
 
 /** Defaults for everything that has one (limits come from shared/limits.ts). */
@@ -156,7 +148,7 @@ export function loadRelayConfig(env: Env, options: { hostname?: string } = {}): 
   if (config.batchBytesMax > config.queueBytesMax) {
     problems.push(`BATCH_BYTES_MAX: ${config.batchBytesMax} must not exceed QUEUE_BYTES_MAX ${config.queueBytesMax}`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, { component: "relay" });
   return config;
 }
 

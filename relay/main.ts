@@ -4,7 +4,8 @@
 import { createLogger, describeError } from "../shared/telemetry/log.ts";
 import { createTelemetry, PROMETHEUS_CONTENT_TYPE } from "../shared/telemetry/telemetry.ts";
 import { detectClusterName } from "./kube/cluster_name.ts";
-import { ConfigError, loadRelayConfig, toLoggableConfig } from "./config.ts";
+import { loadRelayConfig, toLoggableConfig } from "./config.ts";
+import { ConfigError } from "../shared/env_reader.ts";
 import { startHealthServer } from "./health_server.ts";
 import { createKubeClient } from "./kube/kube_client.ts";
 import { createRelayMetrics } from "./metrics.ts";
@@ -12,7 +13,7 @@ import { createRelay } from "./relay.ts";
 import { createTokenReader } from "./send/token_reader.ts";
 
 /** `service.name` of the relay's metrics. */
-export const RELAY_SERVICE_NAME = "events-ingester-relay";
+const RELAY_SERVICE_NAME = "events-ingester-relay";
 
 /** Runs the relay; resolves with the process exit code. */
 export async function main(env: Record<string, string | undefined> = Deno.env.toObject()): Promise<number> {

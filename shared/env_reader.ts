@@ -6,6 +6,17 @@ import { parseDurationS } from "./duration.ts";
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * A configuration is invalid; `problems` lists every reason, one sentence each, without secret values. `component`
+ * names what was being configured ("handler", "relay", "tail") in the message.
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[], options: ErrorOptions & { component: string }) {
+    super(`Cannot load ${options.component} configuration: ${problems.join("; ")}`, options);
+  }
+}
+
 /** Reads one variable at a time, records a problem for each bad value and returns the default in its place. */
 export class EnvReader {
   constructor(private readonly env: Env, private readonly problems: string[]) {}

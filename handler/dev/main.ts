@@ -1,21 +1,27 @@
 /**
  * `deno task dev`: the whole pipeline on one machine. PostgreSQL (embedded, data kept in the git-ignored `.data/`,
- * unless DATABASE_URL or DB_HOST is set), the handler on PORT (8080), and a relay (a child process) watching the
- * current kubeconfig context when its API server answers, else the built-in simulated cluster with a realistic
- * scenario. DEV_DATA_DIR moves `.data/` elsewhere. Prints where everything listens, a live status line, and how to query the rows. Ctrl-C stops the relay
- * first (it flushes what it queued), then the handler, then the embedded database.
+ * unless DATABASE_URL or DB_HOST is set), the handler on PORT (8080) in this process, and two child processes: the
+ * built-in simulated cluster running a realistic scenario, and a relay watching it. DEV_CLUSTER=kubeconfig watches
+ * the current kubeconfig context instead (named in the banner before the relay starts). DEV_DATA_DIR moves `.data/`
+ * elsewhere. Prints where everything listens, a live status line, and how to query the rows. Ctrl-C stops the relay
+ * first (it flushes what it queued), then the handler, the simulator and the embedded database.
+ *
+ * The relay and the simulator run as processes, exactly as `deno task relay` runs the relay: the handler's code never
+ * imports the relay's.
  */
-import { isDatabaseConfigured } from "../config.ts";
+import { isDatabaseConfigured } from "../database_config.ts";
 import { type EmbeddedDatabase, findFreePort, startEmbeddedDatabase } from "./embedded_database.ts";
 import { serveApp } from "../http/server.ts";
 import { prepareHandler } from "../start.ts";
 import { toTokenHashHex } from "../http/token_hashes.ts";
 import { toCurlCommand, toSampleEventRecord } from "./sample.ts";
 import { type DevCounters, formatDevStatus, toDevCounters } from "./status.ts";
-import { type DevCluster, startDevCluster } from "../../relay/simulator/dev_cluster.ts";
+import { type DevClusterChoice, readDevClusterChoice } from "./cluster_choice.ts";
+import { type LoggedProcess, startLoggedProcess } from "./logged_process.ts";
 
 const DEFAULT_DATA_DIR = new URL("../../.data/", import.meta.url).pathname;
 const RELAY_MAIN = new URL("../../relay/main.ts", import.meta.url).pathname;
+const SIMULATOR_MAIN = new URL("../../relay/simulator/main.ts", import.meta.url).pathname;
 const STATUS_INTERVAL_MS = 2_000;
 const LOG_STATUS_EVERY = 5;
 
@@ -31,35 +37,48 @@ async function readOrCreateToken(path: string): Promise<string> {
   }
 }
 
-/** KUBECONFIG's first path, else ~/.kube/config, when the file exists. */
-async function findKubeconfig(env: Record<string, string | undefined>): Promise<string | undefined> {
-  const path = env.KUBECONFIG?.split(":").find((p) => p !== "") ?? (env.HOME ? `${env.HOME}/.kube/config` : undefined);
-  if (path === undefined) return undefined;
-  try {
-    await Deno.stat(path);
-    return path;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+/** The data folder: DEV_DATA_DIR (with a trailing slash) or the repository's `.data/`. */
+export function toDevDataDir(env: Record<string, string | undefined>): string {
+  const dir = env.DEV_DATA_DIR?.trim();
+  return dir ? `${dir.replace(/\/+$/, "")}/` : DEFAULT_DATA_DIR;
 }
 
-/** Appends the process's output to a log file, so the terminal keeps only the summary and the status line. */
-async function startRelay(env: Record<string, string>, logPath: string): Promise<Deno.ChildProcess> {
-  const log = await Deno.open(logPath, { create: true, append: true });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", RELAY_MAIN],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const sink = log.writable.getWriter();
-  const copy = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) await sink.write(chunk);
+interface DevCluster {
+  kubeconfigPath: string;
+  server: string;
+  /** The banner's line for the cluster. */
+  describe: string;
+  /** The simulator's process; undefined for a kubeconfig cluster. */
+  simulator: LoggedProcess | undefined;
+}
+
+/** Starts the simulator process, or takes the chosen kubeconfig context as it is. */
+async function startDevCluster(
+  choice: DevClusterChoice,
+  options: { env: Record<string, string>; dataDir: string },
+): Promise<DevCluster> {
+  if (choice.kind === "kubeconfig") {
+    return {
+      kubeconfigPath: choice.kubeconfigPath,
+      server: choice.server,
+      describe: `cluster:            ${choice.server}  (context "${choice.context}" of ${choice.kubeconfigPath}, ` +
+        "DEV_CLUSTER=kubeconfig)",
+      simulator: undefined,
+    };
+  }
+  const kubeconfigPath = `${options.dataDir}simulator.kubeconfig`;
+  const simulator = await startLoggedProcess({
+    args: ["run", "-A", SIMULATOR_MAIN, "--port=0", `--kubeconfig=${kubeconfigPath}`],
+    env: options.env,
+    logPath: `${options.dataDir}simulator.log`,
+  });
+  const listening = JSON.parse(await simulator.waitForLine(/"msg":"simulator listening"/)) as { url: string };
+  return {
+    kubeconfigPath,
+    server: listening.url,
+    describe: `simulated cluster:  ${listening.url}  (DEV_CLUSTER=kubeconfig watches your current context instead)`,
+    simulator,
   };
-  Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => sink.close());
-  return child;
 }
 
 async function scrape(url: string): Promise<DevCounters | undefined> {
@@ -102,26 +121,31 @@ async function dev(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const env = Deno.env.toObject();
-  const dataDir = env.DEV_dataDir ? `${env.DEV_dataDir.replace(/\/$/, "")}/` : DEFAULT_DATA_DIR;
+  const dataDir = toDevDataDir(env);
+  let choice: DevClusterChoice;
+  try {
+    choice = await readDevClusterChoice(env);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
   await Deno.mkdir(dataDir, { recursive: true });
   let database: EmbeddedDatabase | undefined;
   let cluster: DevCluster | undefined;
-  let relay: Deno.ChildProcess | undefined;
+  let relay: LoggedProcess | undefined;
   try {
     if (!isDatabaseConfigured(env)) {
       console.log(`starting embedded PostgreSQL (data in ${dataDir}postgres)`);
       database = await startEmbeddedDatabase({ dataDir: `${dataDir}postgres`, isPersistent: true });
       env.DATABASE_URL = database.url;
     }
-    cluster = await startDevCluster({
-      kubeconfigPath: await findKubeconfig(env),
-      simulatorKubeconfigPath: `${dataDir}simulator.kubeconfig`,
-      probeTimeoutMs: 3_000,
-    });
+    cluster = await startDevCluster(choice, { env, dataDir });
+    // Shown before the relay starts: with DEV_CLUSTER=kubeconfig this is the cluster it is about to write a Lease to.
+    console.log(cluster.describe);
     // Each simulated cluster is new, with resourceVersions starting over: a name of its own keeps the previous
     // run's resume point (a version this cluster has not reached) from being used.
     const clusterName = env.CLUSTER_NAME ||
-      (cluster.kind === "simulator" ? `dev-sim-${Date.now().toString(36)}` : "dev");
+      (choice.kind === "simulator" ? `dev-sim-${Date.now().toString(36)}` : "dev");
     const token = await readOrCreateToken(`${dataDir}dev_token`);
     const devHash = `${clusterName}=${await toTokenHashHex(token)}`;
     env.CLUSTER_TOKEN_HASHES = env.CLUSTER_TOKEN_HASHES ? `${env.CLUSTER_TOKEN_HASHES},${devHash}` : devHash;
@@ -150,26 +174,27 @@ async function dev(): Promise<number> {
     const baseUrl = `http://localhost:${serving.port}`;
 
     const healthPort = await findFreePort();
-    relay = await startRelay({
-      ...env,
-      CLUSTER_NAME: clusterName,
-      HANDLER_URL: baseUrl,
-      HANDLER_TOKEN: token,
-      KUBECONFIG: cluster.kubeconfigPath,
-      HEALTH_PORT: String(healthPort),
-      FLUSH_INTERVAL_MS: env.FLUSH_INTERVAL_MS ?? "200",
-      // Ctrl-C reaches the embedded database at the same moment, so a long flush deadline would only delay the exit.
-      SHUTDOWN_DEADLINE_S: env.SHUTDOWN_DEADLINE_S ?? "3",
-    }, `${dataDir}relay.log`);
+    relay = await startLoggedProcess({
+      args: ["run", "-A", RELAY_MAIN],
+      logPath: `${dataDir}relay.log`,
+      env: {
+        ...env,
+        CLUSTER_NAME: clusterName,
+        HANDLER_URL: baseUrl,
+        HANDLER_TOKEN: token,
+        KUBECONFIG: cluster.kubeconfigPath,
+        HEALTH_PORT: String(healthPort),
+        FLUSH_INTERVAL_MS: env.FLUSH_INTERVAL_MS ?? "200",
+        // Ctrl-C reaches the embedded database at the same moment, so a long flush deadline would only delay the exit.
+        SHUTDOWN_DEADLINE_S: env.SHUTDOWN_DEADLINE_S ?? "3",
+      },
+    });
 
     const record = toSampleEventRecord({ cluster: clusterName, now: new Date() });
-    const clusterLine = cluster.kind === "simulator"
-      ? `simulated cluster:  ${cluster.server}  (no cluster answered; kubeconfig ${cluster.kubeconfigPath})`
-      : `cluster:            ${cluster.server}  (current context of ${cluster.kubeconfigPath})`;
     console.log([
       "",
       `events-ingester dev pipeline, cluster "${clusterName}"`,
-      clusterLine,
+      cluster.describe,
       `relay:              probes and /metrics on http://localhost:${healthPort}  (log ${dataDir}relay.log)`,
       `handler:            ${baseUrl}  (/metrics, /readyz; log ${dataDir}handler.log; token ${token})`,
       `database:           ${config.databaseUrl.replace(/:[^:@/]*@/, ":***@")}`,
@@ -185,7 +210,7 @@ async function dev(): Promise<number> {
     ].join("\n"));
 
     const status = showStatus(`${baseUrl}/metrics`, controller.signal);
-    const relayExit = relay.status;
+    const relayExit = relay.child.status;
     const stopped = await Promise.race([
       relayExit.then((s) => `relay exited with code ${s.code} (see ${dataDir}relay.log)`),
       new Promise<string>((resolve) => controller.signal.addEventListener("abort", () => resolve(""), { once: true })),
@@ -194,12 +219,7 @@ async function dev(): Promise<number> {
     if (stopped !== "") console.error(stopped);
     console.log("stopping: relay");
     // The relay got SIGINT from the terminal too; signalling again is harmless and covers SIGTERM sent to dev only.
-    try {
-      relay.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-    await relayExit;
+    await relay.stop();
     await status;
     console.log("stopping: handler");
     handlerStop.abort();
@@ -212,7 +232,9 @@ async function dev(): Promise<number> {
     console.error(`dev pipeline failed: ${(error as Error).message} (see ${dataDir}handler.log)`);
     return 1;
   } finally {
-    await cluster?.stop();
+    await relay?.stop();
+    if (cluster?.simulator) console.log("stopping: simulator");
+    await cluster?.simulator?.stop();
     if (database) console.log("stopping: embedded PostgreSQL");
     await database?.stop();
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -16,7 +16,7 @@ export interface BatchHeaders {
 }
 
 /** Longest fence holder or resume version accepted, in characters. */
-export const HEADER_VALUE_CHARS_MAX = 256;
+const HEADER_VALUE_CHARS_MAX = 256;
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
 const PRINTABLE_WITH_SPACES = /^[\x20-\x7e]+$/;

@@ -15,7 +15,7 @@ export function readBodyEncoding(headers: Headers): BodyEncoding {
 }
 
 /** Accepts `application/x-ndjson` with no parameter or `charset=utf-8`; throws 415 otherwise. */
-export function checkContentType(contentType: string | null): void {
+function checkContentType(contentType: string | null): void {
   const [type = "", ...params] = (contentType ?? "").split(";").map((part) => part.trim().toLowerCase());
   const isUtf8 = params.every((p) => p === "" || /^charset="?utf-8"?$/.test(p));
   if (type !== NDJSON_CONTENT_TYPE || !isUtf8) {
@@ -27,7 +27,7 @@ export function checkContentType(contentType: string | null): void {
 }
 
 /** `gzip` (or `x-gzip`) and `identity` (or no header); throws 415 otherwise. */
-export function readEncoding(contentEncoding: string | null): BodyEncoding {
+function readEncoding(contentEncoding: string | null): BodyEncoding {
   const encoding = (contentEncoding ?? "").trim().toLowerCase();
   if (encoding === "" || encoding === "identity") return "identity";
   if (encoding === "gzip" || encoding === "x-gzip") return "gzip";

@@ -34,7 +34,7 @@ export const PROBLEM_CODES = {
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 
 /** Problem `type` URIs are `urn:events-ingester:problem:<CODE>`, stable like the codes. */
-export const PROBLEM_TYPE_PREFIX = "urn:events-ingester:problem:";
+const PROBLEM_TYPE_PREFIX = "urn:events-ingester:problem:";
 
 /**
  * A request that is refused with a problem response. `message` becomes the problem's `detail`, so it must hold no
@@ -57,7 +57,7 @@ export class HttpError extends Error {
 }
 
 /** The RFC 9457 body for a code and detail. */
-export function toProblem(code: ProblemCode, detail: string): Problem {
+function toProblem(code: ProblemCode, detail: string): Problem {
   const { status, title } = PROBLEM_CODES[code];
   return { type: `${PROBLEM_TYPE_PREFIX}${code}`, title, status, code, detail };
 }

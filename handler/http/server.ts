@@ -38,10 +38,10 @@ export interface ServingApp {
 }
 
 /** Seconds a client refused during shutdown is asked to wait before retrying. */
-export const SHUTDOWN_RETRY_AFTER_S = 1;
+const SHUTDOWN_RETRY_AFTER_S = 1;
 
 /** The answer to a request that arrives while the handler shuts down. */
-export function toShuttingDownResponse(): Response {
+function toShuttingDownResponse(): Response {
   return toProblemResponse(
     new HttpError("SHUTTING_DOWN", "Cannot take the request: this handler is shutting down; retry", {
       headers: { "retry-after": String(SHUTDOWN_RETRY_AFTER_S) },

@@ -1,6 +1,6 @@
 /**
  * Per-cluster state beside the events, in the handler's own tables: the writer fence, the resume
- * point (rule 3.4) and gap records. Every function runs inside the caller's transaction.
+ * point (stored in the same transaction as the batch it follows) and gap records. Every function runs inside the caller's transaction.
  */
 import type { CheckpointResponse, Fence } from "../../shared/contract/protocol.ts";
 import type { GapRecord } from "../../shared/contract/records.ts";

@@ -3,6 +3,7 @@
  * the check behind `GET /readyz`.
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
+import { delay } from "../../shared/delay.ts";
 import { StoreUnavailableError } from "./store.ts";
 import { isTransientDatabaseError, toDatabaseErrorCode } from "./database_errors.ts";
 import { LATEST_MIGRATION_VERSION, MIGRATIONS_TABLE } from "./schema/migrations.ts";
@@ -10,22 +11,7 @@ import { EVENTS_TABLE } from "./schema/partitions.ts";
 import { quoteIdentifier, type SqlRunner } from "./schema/sql_runner.ts";
 
 /** Milliseconds between two attempts of waitUntilDatabaseReachable. */
-export const REACHABLE_POLL_INTERVAL_MS = 250;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+const REACHABLE_POLL_INTERVAL_MS = 250;
 
 /**
  * True when the database answers within `timeoutS` and has every migration applied and `k8s_events` in `schema`.
@@ -88,6 +74,6 @@ export async function waitUntilDatabaseReachable(
         { cause: lastError },
       );
     }
-    await sleep(REACHABLE_POLL_INTERVAL_MS, options.signal);
+    await delay(REACHABLE_POLL_INTERVAL_MS, options.signal);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The PostgreSQL store: the only file that imports postgres.js. It adapts the client to our own connection type
+ * The PostgreSQL store: the only file of the handler server that imports postgres.js (`deno task tail` has its own
+ * connection in tail/source.ts). It adapts the client to our own connection type
  * (`WriteConnection`, one postgres.js client per connection, each on its own TCP_NODELAY socket from
  * `no_delay_socket.ts`) and wires the parts: transactions through the pool (`connection_pool.ts`), batches through
  * the write path (`batch_writer.ts`: direct COPY or staging, streamed or whole), readiness
@@ -86,7 +87,7 @@ export const POOL_CLOSE_TIMEOUT_S = 3;
 const CONNECTION_LIFETIME_S_MIN = 30 * 60;
 
 /** Connections of the pool for reads outside transactions (checkpoints, readiness), beside the write pool. */
-export const READ_CONNECTIONS_MAX = 2;
+const READ_CONNECTIONS_MAX = 2;
 
 /**
  * The parts of a postgres.js query this adapter relies on beyond its type declarations: the function that hands the

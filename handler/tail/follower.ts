@@ -8,6 +8,7 @@
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { raceSignal, Tripwire } from "../../shared/race.ts";
+import { type Delay, delay, pause } from "../../shared/delay.ts";
 import { matchesTailFilter, type TailFilter } from "./filter.ts";
 import { parseRowKey, type RowKey, type TailRow } from "./row.ts";
 import { SeenEvents, toCatchUpStart } from "./seen.ts";
@@ -54,8 +55,8 @@ export interface FollowEventsOptions {
   /** Stops following; `followEvents` then resolves. */
   signal: AbortSignal;
   now?: () => Date;
-  /** Waits `ms` or until `signal` aborts (then rejects or resolves early). */
-  delay?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Waits between reconnect attempts; shared/delay.ts's `delay` unless a test passes its own. */
+  delay?: Delay;
   /** Waits between reconnect attempts; the last one repeats. */
   reconnectDelaysMs?: readonly number[];
   /** Rows looked up per query for notifications. */
@@ -69,27 +70,13 @@ export interface FollowEventsOptions {
 }
 
 /** Defaults of the optional bounds. */
-export const FOLLOW_DEFAULTS = {
+const FOLLOW_DEFAULTS = {
   reconnectDelaysMs: [250, 500, 1000, 2000, 5000],
   lookupBatchMax: 500,
   pageRowsMax: 1000,
   queueEntriesMax: 100_000,
   seenEntriesMax: 1_000_000,
 } as const;
-
-/** Resolves after `ms`, or early when `signal` aborts. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
 
 /**
  * Follows new rows until `signal` aborts. Never throws for a database problem: it logs a warning, waits and
@@ -98,7 +85,7 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
  */
 export async function followEvents(options: FollowEventsOptions): Promise<void> {
   const now = options.now ?? (() => new Date());
-  const delay = options.delay ?? abortableDelay;
+  const wait = options.delay ?? delay;
   const reconnectDelaysMs = options.reconnectDelaysMs ?? FOLLOW_DEFAULTS.reconnectDelaysMs;
   const lookupBatchMax = options.lookupBatchMax ?? FOLLOW_DEFAULTS.lookupBatchMax;
   const pageRowsMax = options.pageRowsMax ?? FOLLOW_DEFAULTS.pageRowsMax;
@@ -212,7 +199,7 @@ export async function followEvents(options: FollowEventsOptions): Promise<void> 
       });
       await closeQuietly(connection, logger);
       connection = null;
-      await delay(waitMs, signal);
+      await pause(waitMs, signal, wait);
     } finally {
       await closeQuietly(connection, logger);
     }

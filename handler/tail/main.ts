@@ -4,7 +4,7 @@
  */
 import { createLogger } from "../../shared/telemetry/log.ts";
 import { parseTailArgs, TAIL_USAGE } from "./args.ts";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../../shared/env_reader.ts";
 import { loadTailConfig } from "./config.ts";
 import { followEvents } from "./follower.ts";
 import { formatTailLine } from "./format.ts";

@@ -7,6 +7,7 @@ import postgres from "postgres";
 import type { TailFilter } from "./filter.ts";
 import type { RowCursor, TailConnection, TailSource } from "./follower.ts";
 import type { RowKey, TailRow } from "./row.ts";
+import { NOTIFY_CHANNEL } from "../store/schema/migrations.ts";
 
 export interface PostgresTailSourceOptions {
   /** postgres:// URL of the database that holds `k8s_events`. */
@@ -18,9 +19,6 @@ export interface PostgresTailSourceOptions {
   /** `application_name` of the connection, as pg_stat_activity shows it. */
   applicationName?: string;
 }
-
-/** The LISTEN channel the handler notifies on, one notification per inserted row. */
-export const EVENTS_CHANNEL = "events";
 
 interface RawRow {
   event_id: string;
@@ -77,7 +75,7 @@ export function createPostgresTailSource(options: PostgresTailSourceOptions): Ta
         },
         onnotice: () => {},
         onnotify: (channel, payload) => {
-          if (channel === EVENTS_CHANNEL) onNotify(payload);
+          if (channel === NOTIFY_CHANNEL) onNotify(payload);
         },
         onclose: () => {
           if (!isClosing) markLost(new Error("Cannot follow events: the database connection closed"));
@@ -92,10 +90,10 @@ export function createPostgresTailSource(options: PostgresTailSourceOptions): Ta
       const onAbort = () => void close();
       signal.addEventListener("abort", onAbort, { once: true });
       try {
-        await sql`listen events`;
+        await sql.unsafe(`listen ${NOTIFY_CHANNEL}`);
       } catch (error) {
         await close();
-        throw new Error(`Cannot listen on channel ${EVENTS_CHANNEL}: ${(error as Error).message}`, { cause: error });
+        throw new Error(`Cannot listen on channel ${NOTIFY_CHANNEL}: ${(error as Error).message}`, { cause: error });
       } finally {
         signal.removeEventListener("abort", onAbort);
       }

@@ -3,7 +3,8 @@
  * cluster has, which never changes while the cluster exists, and which every relay replica reads the same.
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
-import { type Delay, delay as realDelay, toBackoffMs } from "../send/backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
+import { toBackoffMs } from "../../shared/backoff.ts";
 import type { KubeApi } from "./kube_api.ts";
 
 /** `cluster-<kube-system uid>`, for example `cluster-6f1c2e0a-3b1d-4c8e-9a57-0e2d4b9c1f00`. */

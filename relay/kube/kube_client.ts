@@ -1,7 +1,7 @@
 /**
  * The Kubernetes API adapter. `kube_config.ts` (over `@kubernetes/client-node`'s kubeconfig modules) resolves where
  * the API server is and how to authenticate (in-cluster service account, kubeconfig contexts, client certificates,
- * exec and token-file plugins). Requests themselves go through `fetch`
+ * exec and token-file plugins). Requests themselves go through `fetch` (`kube_transport.ts`)
  * and return the objects exactly as the server sent them: the generated typed API would turn timestamps into Date
  * objects (losing MicroTime precision), and its Watch pushes lines from a callback without a way to pause, while
  * the relay needs a stream it can stop reading when its queue is full.
@@ -10,16 +10,17 @@ import {
   type EventListPage,
   type KubeApi,
   KubeApiError,
-  type KubeObject,
   type Lease,
   type ObjectMetadata,
-  type OwnerReference,
   type ResourceMapping,
   type WatchEvent,
 } from "./kube_api.ts";
-import { type KubeConnection, type KubeRequestOptions, loadKubeCredentials } from "./kube_config.ts";
-import { toKubeApiError, toLease, toLeaseBody } from "./kube_wire.ts";
+import { type KubeConnection, loadKubeCredentials } from "./kube_config.ts";
+import { toEventsPath, toLeasePath, toNamespacePath, toObjectPath } from "./kube_paths.ts";
+import { KubeTransport } from "./kube_transport.ts";
+import { toEventListPage, toLease, toLeaseBody, toNamespaceUid, toObjectMetadata } from "./kube_wire.ts";
 import { linkSignals } from "../linked_signal.ts";
+import { ResourceDiscovery } from "./resource_discovery.ts";
 import { readWatchEvents } from "./watch_reader.ts";
 
 export interface KubeClientOptions {
@@ -39,6 +40,8 @@ export interface KubeClientInfo {
   contextCluster?: string;
 }
 
+/** Longest watch line accepted unless configured. */
+const WATCH_LINE_BYTES_MAX = 16 * 1024 * 1024;
 const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 /**
@@ -46,196 +49,77 @@ const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io
  * has no current context, or names no server: it never falls back to localhost.
  */
 export function createKubeClient(options: KubeClientOptions): KubeApi & { info: KubeClientInfo; close(): void } {
-  const credentials = loadKubeCredentials(
-    options.connection,
-    { env: options.env ?? {} },
-  );
-  const server = credentials.server;
-  const baseFetch = options.fetch ?? globalThis.fetch;
-  const watchLineBytesMax = options.watchLineBytesMax ?? 16 * 1024 * 1024;
-  let httpClient: Deno.HttpClient | undefined;
-  let isTlsChecked = false;
+  const credentials = loadKubeCredentials(options.connection, { env: options.env ?? {} });
+  return new KubeClient({
+    transport: new KubeTransport({ credentials, fetch: options.fetch }),
+    info: { server: credentials.server, contextCluster: credentials.contextCluster },
+    watchLineBytesMax: options.watchLineBytesMax ?? WATCH_LINE_BYTES_MAX,
+  });
+}
 
-  async function request(
-    path: string,
-    init: { method?: string; body?: unknown; accept?: string; signal?: AbortSignal },
-  ) {
-    const opts: KubeRequestOptions = { headers: {} };
-    await credentials.apply(opts);
-    if (!isTlsChecked) {
-      isTlsChecked = true;
-      if (server.startsWith("https:")) {
-        if (opts.rejectUnauthorized === false) {
-          throw new Error(
-            `Cannot connect to ${server}: insecure-skip-tls-verify is not supported, give the CA instead`,
-          );
-        }
-        const text = (bytes: Uint8Array | undefined) =>
-          bytes === undefined ? undefined : new TextDecoder().decode(bytes);
-        const ca = text(opts.ca), cert = text(opts.cert), key = text(opts.key);
-        if (ca !== undefined || (cert !== undefined && key !== undefined)) {
-          httpClient = Deno.createHttpClient({
-            ...(ca !== undefined ? { caCerts: [ca] } : {}),
-            ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-          });
-        }
-      }
-    }
-    const headers: Record<string, string> = { ...opts.headers, accept: init.accept ?? "application/json" };
-    if (init.body !== undefined) headers["content-type"] = "application/json";
-    let response: Response;
-    try {
-      response = await baseFetch(server + path, {
-        method: init.method ?? "GET",
-        headers,
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-        signal: init.signal,
-        ...(httpClient ? { client: httpClient } : {}),
-      });
-    } catch (error) {
-      if (init.signal?.aborted) throw error;
-      throw new KubeApiError(`Cannot reach the API server ${server}: ${(error as Error).message}`, {
-        status: 0,
-        reason: "Unreachable",
-        cause: error,
-      });
-    }
-    if (!response.ok) {
-      const text = await response.text().catch((error: unknown) => `(body unreadable: ${String(error)})`);
-      throw toKubeApiError(response.status, text, `${init.method ?? "GET"} ${path.split("?")[0]}`);
-    }
-    return response;
+/** KubeApi over a KubeTransport: each call is a path, a request and a conversion from `kube_wire.ts`. */
+class KubeClient implements KubeApi {
+  readonly server: string;
+  readonly info: KubeClientInfo;
+  readonly #transport: KubeTransport;
+  readonly #discovery: ResourceDiscovery;
+  readonly #watchLineBytesMax: number;
+
+  constructor(options: { transport: KubeTransport; info: KubeClientInfo; watchLineBytesMax: number }) {
+    this.server = options.transport.server;
+    this.info = options.info;
+    this.#transport = options.transport;
+    this.#discovery = new ResourceDiscovery({ requestJson: (path, init) => this.#transport.requestJson(path, init) });
+    this.#watchLineBytesMax = options.watchLineBytesMax;
   }
 
-  async function requestJson(path: string, init: Parameters<typeof request>[1] = {}): Promise<KubeObject> {
-    const response = await request(path, init);
-    return await response.json() as KubeObject;
+  close(): void {
+    this.#transport.close();
   }
 
-  const eventsPath = (namespace?: string) =>
-    namespace === undefined ? "/api/v1/events" : `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
-  const discovery = new Map<string, { atMs: number; resources: Map<string, ResourceMapping> }>();
-  const leasePath = (namespace: string, name?: string) =>
-    `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases` +
-    (name === undefined ? "" : `/${encodeURIComponent(name)}`);
+  async listEvents(options: Parameters<KubeApi["listEvents"]>[0]): Promise<EventListPage> {
+    const query = new URLSearchParams({ limit: String(options.limit) });
+    if (options.continueToken) query.set("continue", options.continueToken);
+    const path = `${toEventsPath(options.namespace)}?${query}`;
+    return toEventListPage(await this.#transport.requestJson(path, { signal: options.signal }));
+  }
 
-  return {
-    server,
-    info: { server, contextCluster: credentials.contextCluster },
-    close() {
-      httpClient?.close();
-    },
+  watchEvents(options: Parameters<KubeApi["watchEvents"]>[0]): AsyncIterable<WatchEvent> {
+    return { [Symbol.asyncIterator]: () => this.#watch(options) };
+  }
 
-    async listEvents({ namespace, limit, continueToken, signal }): Promise<EventListPage> {
-      const query = new URLSearchParams({ limit: String(limit) });
-      if (continueToken) query.set("continue", continueToken);
-      const list = await requestJson(`${eventsPath(namespace)}?${query}`, { signal });
-      const metadata = (list.metadata ?? {}) as Record<string, unknown>;
-      const items = Array.isArray(list.items) ? list.items as KubeObject[] : [];
-      return {
-        items,
-        resourceVersion: String(metadata.resourceVersion ?? ""),
-        continueToken: typeof metadata.continue === "string" && metadata.continue !== "" ? metadata.continue : null,
-      };
-    },
+  resolveResource(options: Parameters<KubeApi["resolveResource"]>[0]): Promise<ResourceMapping | undefined> {
+    return this.#discovery.resolve(options);
+  }
 
-    watchEvents(options): AsyncIterable<WatchEvent> {
-      return {
-        [Symbol.asyncIterator]: () => watchIterator(options),
-      };
-    },
+  async getObjectMetadata(options: Parameters<KubeApi["getObjectMetadata"]>[0]): Promise<ObjectMetadata> {
+    const path = toObjectPath(options.mapping, { namespace: options.namespace, name: options.name });
+    const object = await this.#transport.requestJson(path, { accept: METADATA_ACCEPT, signal: options.signal });
+    return toObjectMetadata(object, options.name);
+  }
 
-    async resolveResource({ apiVersion, kind, signal }): Promise<ResourceMapping | undefined> {
-      const cached = discovery.get(apiVersion);
-      if (cached !== undefined && (cached.resources.has(kind) || Date.now() - cached.atMs < 60_000)) {
-        return cached.resources.get(kind);
-      }
-      const [group, version] = apiVersion.includes("/")
-        ? apiVersion.split("/", 2) as [string, string]
-        : ["", apiVersion];
-      const path = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
-      let body: KubeObject;
-      try {
-        body = await requestJson(path, { signal });
-      } catch (error) {
-        if (error instanceof KubeApiError && error.status === 404) {
-          discovery.set(apiVersion, { atMs: Date.now(), resources: new Map() });
-          return undefined;
-        }
-        throw error;
-      }
-      const resources = new Map<string, ResourceMapping>();
-      for (const r of Array.isArray(body.resources) ? body.resources as Record<string, unknown>[] : []) {
-        if (typeof r.name !== "string" || r.name.includes("/") || typeof r.kind !== "string") continue;
-        resources.set(r.kind, { group, version, resource: r.name, isNamespaced: r.namespaced === true });
-      }
-      if (discovery.size > 1000) discovery.clear();
-      discovery.set(apiVersion, { atMs: Date.now(), resources });
-      return resources.get(kind);
-    },
+  async getNamespaceUid(name: string, signal?: AbortSignal): Promise<string> {
+    return toNamespaceUid(await this.#transport.requestJson(toNamespacePath(name), { signal }), name);
+  }
 
-    async getObjectMetadata({ mapping, namespace, name, signal }): Promise<ObjectMetadata> {
-      const prefix = mapping.group === "" ? `/api/${mapping.version}` : `/apis/${mapping.group}/${mapping.version}`;
-      const scope = mapping.isNamespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-      const object = await requestJson(`${prefix}${scope}/${mapping.resource}/${encodeURIComponent(name)}`, {
-        accept: METADATA_ACCEPT,
-        signal,
-      });
-      const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-      const labels = metadata.labels !== null && typeof metadata.labels === "object"
-        ? metadata.labels as Record<string, string>
-        : {};
-      const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences as OwnerReference[] : [];
-      return {
-        uid: String(metadata.uid ?? ""),
-        name: String(metadata.name ?? name),
-        ...(typeof metadata.namespace === "string" ? { namespace: metadata.namespace } : {}),
-        labels,
-        ownerReferences: owners.map((o) => ({
-          apiVersion: o.apiVersion,
-          kind: o.kind,
-          name: o.name,
-          uid: o.uid,
-          ...(o.controller === true ? { controller: true } : {}),
-        })),
-      };
-    },
+  async getLease(options: { namespace: string; name: string; signal?: AbortSignal }): Promise<Lease | undefined> {
+    const path = toLeasePath(options.namespace, options.name);
+    const object = await this.#transport.requestJson(path, { signal: options.signal }).catch(undefinedOn404);
+    return object === undefined ? undefined : toLease(object);
+  }
 
-    async getNamespaceUid(name, signal): Promise<string> {
-      const object = await requestJson(`/api/v1/namespaces/${encodeURIComponent(name)}`, { signal });
-      const uid = (object.metadata as Record<string, unknown> | undefined)?.uid;
-      if (typeof uid !== "string" || uid === "") {
-        throw new KubeApiError(`Cannot read namespace ${name}: it has no metadata.uid`, {
-          status: 0,
-          reason: "Invalid",
-        });
-      }
-      return uid;
-    },
+  async createLease(lease: Lease, signal?: AbortSignal): Promise<Lease> {
+    const init = { method: "POST", body: toLeaseBody(lease), signal };
+    return toLease(await this.#transport.requestJson(toLeasePath(lease.namespace), init));
+  }
 
-    async getLease({ namespace, name, signal }): Promise<Lease | undefined> {
-      try {
-        return toLease(await requestJson(leasePath(namespace, name), { signal }));
-      } catch (error) {
-        if (error instanceof KubeApiError && error.status === 404) return undefined;
-        throw error;
-      }
-    },
+  async replaceLease(lease: Lease, signal?: AbortSignal): Promise<Lease> {
+    const init = { method: "PUT", body: toLeaseBody(lease), signal };
+    return toLease(await this.#transport.requestJson(toLeasePath(lease.namespace, lease.name), init));
+  }
 
-    async createLease(lease, signal): Promise<Lease> {
-      return toLease(
-        await requestJson(leasePath(lease.namespace), { method: "POST", body: toLeaseBody(lease), signal }),
-      );
-    },
-
-    async replaceLease(lease, signal): Promise<Lease> {
-      return toLease(
-        await requestJson(leasePath(lease.namespace, lease.name), { method: "PUT", body: toLeaseBody(lease), signal }),
-      );
-    },
-  };
-
-  async function* watchIterator(options: Parameters<KubeApi["watchEvents"]>[0]): AsyncGenerator<WatchEvent> {
+  /** One watch request, read a notification at a time; closes the connection however the consumer stops. */
+  async *#watch(options: Parameters<KubeApi["watchEvents"]>[0]): AsyncGenerator<WatchEvent> {
     const query = new URLSearchParams({
       watch: "true",
       allowWatchBookmarks: "true",
@@ -244,10 +128,12 @@ export function createKubeClient(options: KubeClientOptions): KubeApi & { info: 
     });
     const linked = linkSignals(options.signal);
     try {
-      const response = await request(`${eventsPath(options.namespace)}?${query}`, { signal: linked.signal });
+      const response = await this.#transport.request(`${toEventsPath(options.namespace)}?${query}`, {
+        signal: linked.signal,
+      });
       if (response.body === null) return;
       yield* readWatchEvents(response.body, {
-        lineBytesMax: watchLineBytesMax,
+        lineBytesMax: this.#watchLineBytesMax,
         idleTimeoutMs: options.idleTimeoutMs,
         signal: linked.signal,
       });
@@ -255,4 +141,10 @@ export function createKubeClient(options: KubeClientOptions): KubeApi & { info: 
       linked.abort(); // also removes its listener from the caller's long-lived signal
     }
   }
+}
+
+/** Turns a 404 into undefined; rethrows anything else. */
+function undefinedOn404(error: unknown): undefined {
+  if (error instanceof KubeApiError && error.status === 404) return undefined;
+  throw error;
 }

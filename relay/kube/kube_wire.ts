@@ -1,7 +1,16 @@
 /**
- * Pure conversions between Kubernetes JSON (Status, Lease) and the relay's own types in `kube_api.ts`.
+ * Pure conversions between Kubernetes JSON (Status, lists, discovery, metadata, Lease) and the relay's own types in
+ * `kube_api.ts`.
  */
-import { KubeApiError, type KubeObject, type Lease } from "./kube_api.ts";
+import {
+  type EventListPage,
+  KubeApiError,
+  type KubeObject,
+  type Lease,
+  type ObjectMetadata,
+  type OwnerReference,
+  type ResourceMapping,
+} from "./kube_api.ts";
 
 /** Turns a failed response (status and body text, usually a Status object) into a KubeApiError. */
 export function toKubeApiError(status: number, body: string, what: string): KubeApiError {
@@ -15,6 +24,67 @@ export function toKubeApiError(status: number, body: string, what: string): Kube
     // Not a Status object (a proxy's HTML page, say): the raw text, cut short, is the best description there is.
   }
   return new KubeApiError(`Cannot ${what}: ${status} ${message}`, { status, reason });
+}
+
+/** Reads one page of an event list: its items, its resourceVersion, and its continue token (null when none). */
+export function toEventListPage(list: KubeObject): EventListPage {
+  const metadata = (list.metadata ?? {}) as Record<string, unknown>;
+  return {
+    items: Array.isArray(list.items) ? list.items as KubeObject[] : [],
+    resourceVersion: String(metadata.resourceVersion ?? ""),
+    continueToken: typeof metadata.continue === "string" && metadata.continue !== "" ? metadata.continue : null,
+  };
+}
+
+/**
+ * Reads a group version's discovery document (an APIResourceList) into a map from kind to resource. Subresources
+ * (`pods/log`) and entries without a name or kind are left out.
+ */
+export function toResourceMappings(
+  groupVersion: { group: string; version: string },
+  body: KubeObject,
+): Map<string, ResourceMapping> {
+  const { group, version } = groupVersion;
+  const resources = new Map<string, ResourceMapping>();
+  for (const r of Array.isArray(body.resources) ? body.resources as Record<string, unknown>[] : []) {
+    if (typeof r.name !== "string" || r.name.includes("/") || typeof r.kind !== "string") continue;
+    resources.set(r.kind, { group, version, resource: r.name, isNamespaced: r.namespaced === true });
+  }
+  return resources;
+}
+
+/**
+ * Reads the metadata of an object (full or PartialObjectMetadata): uid, name (`name` when the object has none),
+ * namespace, labels and owner references (only the fields the relay uses; `controller` only when true).
+ */
+export function toObjectMetadata(object: KubeObject, name: string): ObjectMetadata {
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const labels = metadata.labels !== null && typeof metadata.labels === "object"
+    ? metadata.labels as Record<string, string>
+    : {};
+  const owners = Array.isArray(metadata.ownerReferences) ? metadata.ownerReferences as OwnerReference[] : [];
+  return {
+    uid: String(metadata.uid ?? ""),
+    name: String(metadata.name ?? name),
+    ...(typeof metadata.namespace === "string" ? { namespace: metadata.namespace } : {}),
+    labels,
+    ownerReferences: owners.map((o) => ({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      name: o.name,
+      uid: o.uid,
+      ...(o.controller === true ? { controller: true } : {}),
+    })),
+  };
+}
+
+/** `metadata.uid` of a namespace object. Throws KubeApiError (status 0, reason Invalid) when it has none. */
+export function toNamespaceUid(object: KubeObject, name: string): string {
+  const uid = (object.metadata as Record<string, unknown> | undefined)?.uid;
+  if (typeof uid !== "string" || uid === "") {
+    throw new KubeApiError(`Cannot read namespace ${name}: it has no metadata.uid`, { status: 0, reason: "Invalid" });
+  }
+  return uid;
 }
 
 /** Reads a coordination.k8s.io/v1 Lease object. */

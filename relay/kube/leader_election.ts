@@ -6,7 +6,7 @@
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import type { Fence } from "../../shared/contract/protocol.ts";
-import { type Delay, delay as realDelay } from "../send/backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import { type KubeApi, KubeApiError, type Lease } from "./kube_api.ts";
 import { toMicroTime } from "./kube_wire.ts";
 

@@ -3,7 +3,7 @@
  */
 import type { Enrichment } from "../../shared/contract/records.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
-import { type Delay, delay as realDelay } from "../send/backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import { type QueueItem, toUtf8Length } from "./queue_item.ts";
 import { linkSignals } from "../linked_signal.ts";

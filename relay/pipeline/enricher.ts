@@ -11,9 +11,9 @@ import { LruCache } from "./lru_cache.ts";
 import type { RelayMetrics } from "../metrics.ts";
 
 /** Label that names an object's composition. */
-export const COMPOSITION_LABEL = "krateo.io/composition-id";
+const COMPOSITION_LABEL = "krateo.io/composition-id";
 /** API group whose objects are compositions themselves. */
-export const COMPOSITION_GROUP = "composition.krateo.io";
+const COMPOSITION_GROUP = "composition.krateo.io";
 /** Owners followed above the involved object. */
 const OWNER_DEPTH_MAX = 8;
 

@@ -8,7 +8,8 @@
 import type { ObjectRef } from "../../shared/contract/event_view.ts";
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
-import { type Delay, delay as realDelay, toBackoffMs } from "../send/backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
+import { toBackoffMs } from "../../shared/backoff.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "../kube/kube_api.ts";
 import type { RelayMetrics } from "../metrics.ts";
@@ -51,167 +52,252 @@ export interface EventWatcherOptions {
   random?: () => number;
 }
 
+/** What every step of the loop shares. */
+interface WatchContext {
+  options: EventWatcherOptions;
+  signal: AbortSignal;
+  now: () => number;
+  delay: Delay;
+  /** Event versions queued lately, so that a version seen again (a relist, a reconnect) is not sent twice. */
+  recent: RecentSet;
+  /** The one namespace watched through its own endpoints, or undefined for the cluster-wide watch. */
+  scope: string | undefined;
+  /** The namespaces kept from the cluster-wide watch, or undefined for all. */
+  wanted: Set<string> | undefined;
+}
+
+/** Where the loop stands between rounds. */
+interface WatchState {
+  /** The watch position: the last resourceVersion delivered (or listed); null before the first list. */
+  position: string | null;
+  needsList: boolean;
+  /** Set after 410 Gone: the position the lost window started from, for the gap record of the next list. */
+  gapFrom: string | null | undefined;
+  /** Failed rounds in a row, for the backoff. */
+  attempt: number;
+}
+
 /** Runs the watch loop until `signal` aborts; resolves then. Never gives up on its own. */
 export async function runEventWatcher(options: EventWatcherOptions, signal: AbortSignal): Promise<void> {
-  const { kube, queue, logger, metrics, namespaces } = options;
-  const now = options.now ?? Date.now;
-  const delay = options.delay ?? realDelay;
-  const recent = new RecentSet({ entriesMax: options.recentVersionsMax ?? 50_000 });
-  const scope = namespaces.length === 1 ? namespaces[0] : undefined;
-  const wanted = namespaces.length > 1 ? new Set(namespaces) : undefined;
-  const backoff = (attempt: number) =>
-    toBackoffMs(attempt, { baseMs: options.backoffBaseMs ?? 200, maxMs: options.backoffMaxMs, random: options.random });
-
-  const push = (item: QueueItem, bytes: number) => queue.push(item, bytes, signal);
-
-  async function pushEvent(object: KubeObject, resumeVersion: string | null): Promise<void> {
-    const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-    const uid = typeof metadata.uid === "string" ? metadata.uid : "";
-    const resourceVersion = String(metadata.resourceVersion);
-    const key = toVersionKey(String(metadata.uid), resourceVersion);
-    const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
-    const isWanted = wanted === undefined || (namespace !== undefined && wanted.has(namespace));
-    if (isWanted) metrics.eventsReceived.add(1);
-    const isRecent = recent.has(key);
-    if (isRecent || !isWanted) {
-      if (isRecent) metrics.eventsDropped.add(1, { reason: "same_resource_version" });
-      if (resumeVersion !== null) await push({ kind: "mark", resumeVersion, queuedAtMs: now() }, SMALL_ITEM_BYTES);
-      return;
-    }
-    recent.add(key);
-    // Set to undefined, which JSON.stringify leaves out, rather than deleted: a delete turns the object into a slow
-    // dictionary that takes longer to serialise.
-    if (metadata.managedFields !== undefined) metadata.managedFields = undefined;
-    const eventJson = JSON.stringify(object);
-    const involvedObject = (object.involvedObject ?? object.regarding ?? {}) as ObjectRef;
-    const observedAt = new Date(now()).toISOString();
-    const item: EventItem = {
-      kind: "event",
-      eventJson,
-      eventBytes: toUtf8Length(eventJson),
-      uid,
-      resourceVersion,
-      involvedObject,
-      observedAt,
-      resumeVersion,
-      queuedAtMs: now(),
-    };
-    if (await queueEventItem(queue, item, signal)) metrics.versionsReplaced.add(1);
-    metrics.eventsDispatched.add(1);
+  const context = createWatchContext(options, signal);
+  const start = await readStartPosition(context);
+  if (start === undefined) return;
+  const state: WatchState = { position: start, needsList: start === null, gapFrom: undefined, attempt: 0 };
+  options.logger.info("watch starting", { resumeVersion: start ?? "(none: list first)" });
+  while (!signal.aborted) {
+    if (!await runWatchRound(context, state)) return;
+    options.metrics.watchReconnects.add(1);
   }
+}
 
-  /** Lists every page; queues a gap record first when `gapFrom` is set. Returns the list's resourceVersion. */
-  async function list(gapFrom: string | null | undefined): Promise<string> {
-    metrics.relists.add(1);
-    let continueToken: string | undefined;
-    let listVersion: string | undefined;
-    let count = 0;
-    do {
-      const page = await kube.listEvents({
-        namespace: scope,
-        limit: options.listPageLimit ?? 500,
-        continueToken,
-        signal,
-      });
-      if (listVersion === undefined) {
-        listVersion = page.resourceVersion;
-        if (gapFrom !== undefined) {
-          const record = {
-            v: RECORD_VERSION,
-            kind: "gap",
-            cluster: options.cluster,
-            from: gapFrom,
-            to: listVersion,
-            reason: "WATCH_EXPIRED",
-            observedAt: new Date(now()).toISOString(),
-          } as const;
-          await push({ kind: "gap", record, resumeVersion: null, queuedAtMs: now() }, SMALL_ITEM_BYTES);
-          metrics.gapRecords.add(1);
-          logger.warn("watch window lost; relisting", { from: gapFrom, to: listVersion });
-        }
-      }
-      for (const item of page.items) await pushEvent(item, null);
-      options.onActivity();
-      count += page.items.length;
-      continueToken = page.continueToken ?? undefined;
-    } while (continueToken !== undefined);
-    await push({ kind: "mark", resumeVersion: listVersion, queuedAtMs: now() }, SMALL_ITEM_BYTES);
-    logger.info("listed events", { count, resourceVersion: listVersion });
-    return listVersion;
-  }
+function createWatchContext(options: EventWatcherOptions, signal: AbortSignal): WatchContext {
+  const { namespaces } = options;
+  return {
+    options,
+    signal,
+    now: options.now ?? Date.now,
+    delay: options.delay ?? realDelay,
+    recent: new RecentSet({ entriesMax: options.recentVersionsMax ?? 50_000 }),
+    scope: namespaces.length === 1 ? namespaces[0] : undefined,
+    wanted: namespaces.length > 1 ? new Set(namespaces) : undefined,
+  };
+}
 
-  let position: string | null;
+/** Resume or list: the handler's stored resume point, null when there is none; undefined when `signal` aborted. */
+async function readStartPosition(context: WatchContext): Promise<string | null | undefined> {
   try {
-    position = await options.readResumeVersion(signal);
+    return await context.options.readResumeVersion(context.signal);
   } catch (error) {
-    if (signal.aborted) return;
+    if (context.signal.aborted) return undefined;
     throw error;
   }
-  let needsList = position === null;
-  let gapFrom: string | null | undefined = undefined;
-  logger.info("watch starting", { resumeVersion: position ?? "(none: list first)" });
-  for (let attempt = 0; !signal.aborted;) {
-    let delivered = 0;
-    try {
-      if (needsList) {
-        position = await list(gapFrom);
-        needsList = false;
-        gapFrom = undefined;
-      }
-      const stream = kube.watchEvents({
-        namespace: scope,
-        resourceVersion: position!,
-        timeoutS: jitterTimeoutS(options.watchTimeoutS ?? 300, options.random),
-        idleTimeoutMs: options.watchIdleTimeoutMs ?? 330_000,
-        signal,
-      });
-      for await (const notification of stream) {
-        if (signal.aborted) return;
-        delivered++;
-        options.onActivity();
-        if (notification.type === "BOOKMARK") {
-          metrics.bookmarks.add(1);
-          await push(
-            { kind: "mark", resumeVersion: notification.resourceVersion, queuedAtMs: now() },
-            SMALL_ITEM_BYTES,
-          );
-        } else if (notification.type === "DELETED") {
-          await push(
-            { kind: "mark", resumeVersion: notification.resourceVersion, queuedAtMs: now() },
-            SMALL_ITEM_BYTES,
-          );
-        } else await pushEvent(notification.object, notification.resourceVersion);
-        position = notification.resourceVersion;
-      }
-      attempt = delivered > 0 ? 0 : attempt + 1;
-      if (attempt > 0) await delay(backoff(attempt - 1), signal);
-    } catch (error) {
-      if (signal.aborted) return;
-      if (error instanceof KubeApiError && error.status === 410) {
-        // A 410 while listing (an expired continue token) keeps the gap already being closed, or none.
-        if (!needsList) gapFrom = position;
-        needsList = true;
-        // The first 410 relists at once; a 410 again before anything was delivered backs off like any failure.
-        attempt = delivered > 0 ? 0 : attempt + 1;
-        if (attempt > 1) {
-          try {
-            await delay(backoff(attempt - 2), signal);
-          } catch {
-            return; // The only rejection of delay is the shutdown signal.
-          }
-        }
-      } else {
-        attempt = delivered > 0 ? 1 : attempt + 1;
-        logger.warn("watch failed; reconnecting", { error: describeError(error), attempt });
-        try {
-          await delay(backoff(attempt - 1), signal);
-        } catch {
-          return; // The only rejection of delay is the shutdown signal.
-        }
-      }
+}
+
+/**
+ * One round: lists first when needed, watches one stream to its end, then backs off if the round delivered nothing.
+ * A failure is handled by `recoverFromFailure`. Returns false when `signal` aborted (the loop ends).
+ */
+async function runWatchRound(context: WatchContext, state: WatchState): Promise<boolean> {
+  const delivered = { count: 0 };
+  try {
+    if (state.needsList) {
+      state.position = await listAll(context, state.gapFrom);
+      state.needsList = false;
+      state.gapFrom = undefined;
     }
-    metrics.watchReconnects.add(1);
+    await watchStream(context, state, delivered);
+    if (context.signal.aborted) return false;
+    state.attempt = delivered.count > 0 ? 0 : state.attempt + 1;
+    if (state.attempt > 0) await context.delay(toWatchBackoffMs(context, state.attempt - 1), context.signal);
+    return true;
+  } catch (error) {
+    if (context.signal.aborted) return false;
+    return await recoverFromFailure(context, state, { error, delivered: delivered.count });
   }
+}
+
+/**
+ * After 410 Gone: relist next round, with a gap from the last position (at once the first time; a 410 again before
+ * anything was delivered backs off like any failure). After any other failure: back off, then reconnect from the
+ * last position. Returns false when `signal` aborted during the wait.
+ */
+async function recoverFromFailure(
+  context: WatchContext,
+  state: WatchState,
+  failure: { error: unknown; delivered: number },
+): Promise<boolean> {
+  const { error, delivered } = failure;
+  if (error instanceof KubeApiError && error.status === 410) {
+    // A 410 while listing (an expired continue token) keeps the gap already being closed, or none.
+    if (!state.needsList) state.gapFrom = state.position;
+    state.needsList = true;
+    state.attempt = delivered > 0 ? 0 : state.attempt + 1;
+    return state.attempt > 1 ? await waitBeforeRetry(context, state.attempt - 2) : true;
+  }
+  state.attempt = delivered > 0 ? 1 : state.attempt + 1;
+  context.options.logger.warn("watch failed; reconnecting", { error: describeError(error), attempt: state.attempt });
+  return await waitBeforeRetry(context, state.attempt - 1);
+}
+
+/** Waits the backoff of `attempt`; false when `signal` aborted meanwhile. */
+async function waitBeforeRetry(context: WatchContext, attempt: number): Promise<boolean> {
+  try {
+    await context.delay(toWatchBackoffMs(context, attempt), context.signal);
+    return true;
+  } catch (error) {
+    if (context.signal.aborted) return false;
+    throw error;
+  }
+}
+
+function toWatchBackoffMs(context: WatchContext, attempt: number): number {
+  const { options } = context;
+  return toBackoffMs(attempt, {
+    baseMs: options.backoffBaseMs ?? 200,
+    maxMs: options.backoffMaxMs,
+    random: options.random,
+  });
+}
+
+/** Watches from `state.position`, queueing every notification and moving the position with it. */
+async function watchStream(context: WatchContext, state: WatchState, delivered: { count: number }): Promise<void> {
+  const { options, signal } = context;
+  const stream = options.kube.watchEvents({
+    namespace: context.scope,
+    resourceVersion: state.position!,
+    timeoutS: jitterTimeoutS(options.watchTimeoutS ?? 300, options.random),
+    idleTimeoutMs: options.watchIdleTimeoutMs ?? 330_000,
+    signal,
+  });
+  for await (const notification of stream) {
+    if (signal.aborted) return;
+    delivered.count++;
+    options.onActivity();
+    if (notification.type === "BOOKMARK") {
+      options.metrics.bookmarks.add(1);
+      await pushMark(context, notification.resourceVersion);
+    } else if (notification.type === "DELETED") {
+      await pushMark(context, notification.resourceVersion);
+    } else await pushEvent(context, notification.object, notification.resourceVersion);
+    state.position = notification.resourceVersion;
+  }
+}
+
+/** Lists every page; queues a gap record first when `gapFrom` is set. Returns the list's resourceVersion. */
+async function listAll(context: WatchContext, gapFrom: string | null | undefined): Promise<string> {
+  const { options, signal } = context;
+  options.metrics.relists.add(1);
+  let continueToken: string | undefined;
+  let listVersion: string | undefined;
+  let count = 0;
+  do {
+    const page = await options.kube.listEvents({
+      namespace: context.scope,
+      limit: options.listPageLimit ?? 500,
+      continueToken,
+      signal,
+    });
+    if (listVersion === undefined) {
+      listVersion = page.resourceVersion;
+      if (gapFrom !== undefined) await pushGap(context, { from: gapFrom, to: listVersion });
+    }
+    for (const item of page.items) await pushEvent(context, item, null);
+    options.onActivity();
+    count += page.items.length;
+    continueToken = page.continueToken ?? undefined;
+  } while (continueToken !== undefined);
+  await pushMark(context, listVersion);
+  options.logger.info("listed events", { count, resourceVersion: listVersion });
+  return listVersion;
+}
+
+/** Queues the gap record of a lost watch window: events between `from` and `to` may never be seen. */
+async function pushGap(context: WatchContext, window: { from: string | null; to: string }): Promise<void> {
+  const { options, now } = context;
+  const record = {
+    v: RECORD_VERSION,
+    kind: "gap",
+    cluster: options.cluster,
+    from: window.from,
+    to: window.to,
+    reason: "WATCH_EXPIRED",
+    observedAt: new Date(now()).toISOString(),
+  } as const;
+  await push(context, { kind: "gap", record, resumeVersion: null, queuedAtMs: now() }, SMALL_ITEM_BYTES);
+  options.metrics.gapRecords.add(1);
+  options.logger.warn("watch window lost; relisting", { from: window.from, to: window.to });
+}
+
+/** Queues a resume point with nothing to send. */
+function pushMark(context: WatchContext, resumeVersion: string): Promise<void> {
+  return push(context, { kind: "mark", resumeVersion, queuedAtMs: context.now() }, SMALL_ITEM_BYTES);
+}
+
+/** Waits for room in the queue (which stops reading the stream), then adds the item. */
+function push(context: WatchContext, item: QueueItem, bytes: number): Promise<void> {
+  return context.options.queue.push(item, bytes, context.signal);
+}
+
+/**
+ * Queues one event version (ADDED or MODIFIED, or a list item), unless it was queued lately or its namespace is not
+ * wanted: then only its resume point (if any) is queued.
+ */
+async function pushEvent(context: WatchContext, object: KubeObject, resumeVersion: string | null): Promise<void> {
+  const { metrics } = context.options;
+  const { wanted, recent, now } = context;
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const uid = typeof metadata.uid === "string" ? metadata.uid : "";
+  const resourceVersion = String(metadata.resourceVersion);
+  const key = toVersionKey(String(metadata.uid), resourceVersion);
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
+  const isWanted = wanted === undefined || (namespace !== undefined && wanted.has(namespace));
+  if (isWanted) metrics.eventsReceived.add(1);
+  const isRecent = recent.has(key);
+  if (isRecent || !isWanted) {
+    if (isRecent) metrics.eventsDropped.add(1, { reason: "same_resource_version" });
+    if (resumeVersion !== null) await pushMark(context, resumeVersion);
+    return;
+  }
+  recent.add(key);
+  // Set to undefined, which JSON.stringify leaves out, rather than deleted: a delete turns the object into a slow
+  // dictionary that takes longer to serialise.
+  if (metadata.managedFields !== undefined) metadata.managedFields = undefined;
+  const eventJson = JSON.stringify(object);
+  const involvedObject = (object.involvedObject ?? object.regarding ?? {}) as ObjectRef;
+  const observedAt = new Date(now()).toISOString();
+  const item: EventItem = {
+    kind: "event",
+    eventJson,
+    eventBytes: toUtf8Length(eventJson),
+    uid,
+    resourceVersion,
+    involvedObject,
+    observedAt,
+    resumeVersion,
+    queuedAtMs: now(),
+  };
+  if (await queueEventItem(context.options.queue, item, context.signal)) metrics.versionsReplaced.add(1);
+  metrics.eventsDispatched.add(1);
 }
 
 /** A watch timeout spread over [t, 1.25 t) so that many relays do not reconnect at the same instant. */

@@ -1,8 +1,7 @@
 /**
- * The relay's side of the handler contract: reading the checkpoint and posting gzip NDJSON batches, with retries.
+ * The relay's side of the handler contract: reading the checkpoint and posting gzip NDJSON batches. Which failures
+ * are retried is `retry_policy.ts`; a batch refused as too large is split by `batch_splitter.ts`.
  */
-import { promisify } from "node:util";
-import zlib from "node:zlib";
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import {
   type CheckpointResponse,
@@ -15,9 +14,19 @@ import {
   NDJSON_CONTENT_TYPE,
   RESUME_VERSION_HEADER,
 } from "../../shared/contract/protocol.ts";
-import { type Delay, delay as realDelay, toBackoffMs } from "./backoff.ts";
+import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import type { Batch } from "../pipeline/batcher.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { sendSplitting } from "./batch_splitter.ts";
+import type { GzipBatch } from "./gzip_ndjson.ts";
+import {
+  isAuthRefusalStatus,
+  isRetryableStatus,
+  RetryableError,
+  retryUntilAnswered,
+  toRetryableError,
+} from "./retry_policy.ts";
+import type { SendOutcome } from "./send_outcome.ts";
 import type { TokenReader } from "./token_reader.ts";
 
 export interface HandlerClientOptions {
@@ -37,44 +46,12 @@ export interface HandlerClientOptions {
 }
 
 /**
- * How a batch ended: stored (with the lines refused one by one, including single records refused as too large), refused
- * as a whole for a reason that is the batch's own (400, 415, any 4xx but 401, 403, 409 and 413), or fenced (409).
- */
-export type SendOutcome =
-  | { status: "stored"; response: StoredResponse }
-  | { status: "refused"; httpStatus: number; code: string }
-  | { status: "fenced" };
-
-/**
- * The handler's answer for a stored batch, summed over its parts when it was split. `rejected` also holds records
- * refused before reaching the line checks (a single record refused with 413, a part refused with 400), under the
- * request's problem code; `line` counts from 1 within the whole batch.
- */
-export interface StoredResponse {
-  accepted: number;
-  duplicates: number;
-  rejected: { line: number; code: string; message: string }[];
-}
-
-/** A failed attempt that is worth another (5xx, 429, network, 401 and 403, an unreadable token file). */
-class RetryableError extends Error {
-  override name = "RetryableError";
-  constructor(
-    message: string,
-    readonly reason: string,
-    readonly options: { code?: string; retryAfterMs?: number; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-  }
-}
-
-/**
  * Client for `POST /v1/events` and `GET /v1/checkpoints/<cluster>`.
  *
- * A batch is never given up for a reason that is not its own: 5xx, 429, network failures and 401/403 (a wrong or
- * rotated token: the token is read again before each retry) are retried with jittered exponential backoff until they
- * succeed or the signal aborts; a batch refused with 413 is split in halves, each sent (and split) in turn, so only a
- * single record that is too large on its own is dropped.
+ * A batch is never given up for a reason that is not its own: 5xx, 429, 408, network failures and 401/403 (a wrong
+ * or rotated token: the token is read again before each retry) are retried with jittered exponential backoff until
+ * they succeed or the signal aborts; a batch refused with 413 is split in halves, each sent (and split) in turn, so
+ * only a single record that is too large on its own is dropped.
  */
 export class HandlerClient {
   readonly #options: HandlerClientOptions;
@@ -115,107 +92,50 @@ export class HandlerClient {
 
   /**
    * Sends one batch (gzip, with the fence and resume point), retrying 5xx, 429, 401, 403 and network failures with
-   * jittered exponential backoff until it is answered or `signal` aborts. `batch` is its lines, or a GzipBatch (the body
-   * is decompressed again only to split it). 413 splits the batch in halves (the first without the resume point, which belongs after the whole batch),
-   * recursively; a single record refused with 413 is dropped and reported among `rejected` with its code. 409 FENCED
-   * comes back as "fenced"; any other 4xx as "refused", with every line counted as rejected under the problem's code.
+   * jittered exponential backoff until it is answered or `signal` aborts. `batch` is its lines, or a GzipBatch (the
+   * body is decompressed again only to split it). 413 splits the batch in halves (the first without the resume
+   * point, which belongs after the whole batch), recursively; a single record refused with 413 is dropped and reported
+   * among `rejected` with its code. 409 FENCED comes back as "fenced"; any other 4xx as "refused", with every line
+   * counted as rejected under the problem's code.
    */
-  async sendBatch(
-    batch: Batch | GzipBatch,
-    options: { fence: Fence; signal: AbortSignal },
-  ): Promise<SendOutcome> {
+  async sendBatch(batch: Batch | GzipBatch, options: { fence: Fence; signal: AbortSignal }): Promise<SendOutcome> {
     const started = this.#now();
     const records = "lines" in batch ? batch.lines.length : batch.records;
-    const outcome = await this.#sendSplitting("lines" in batch ? { lines: batch.lines } : batch, {
+    const outcome = await sendSplitting("lines" in batch ? { lines: batch.lines } : batch, {
       resumeVersion: batch.resumeVersion,
-      fence: options.fence,
-      signal: options.signal,
+      post: (body, resumeVersion) => this.#post(body, { resumeVersion, ...options }),
+      logger: this.#options.logger,
     });
     this.#options.metrics.sendDurationS.record((this.#now() - started) / 1000);
     this.#options.metrics.batchRecords.record(records);
+    this.#recordOutcome(outcome, { records, fence: options.fence });
+    return outcome;
+  }
+
+  /** Counts the records the handler rejected or refused, by code, and logs why. */
+  #recordOutcome(outcome: SendOutcome, batch: { records: number; fence: Fence }): void {
+    const { metrics, logger } = this.#options;
+    const { records } = batch;
     if (outcome.status === "stored") {
-      for (const rejected of outcome.response.rejected) {
-        this.#options.metrics.rejectedLines.add(1, { code: rejected.code });
-      }
-      if (outcome.response.rejected.length > 0) {
-        this.#options.logger.warn("handler rejected lines", {
-          rejected: outcome.response.rejected.length,
-          codes: [...new Set(outcome.response.rejected.map((r) => r.code))].join(","),
+      const { rejected } = outcome.response;
+      for (const line of rejected) metrics.rejectedLines.add(1, { code: line.code });
+      if (rejected.length > 0) {
+        logger.warn("handler rejected lines", {
+          rejected: rejected.length,
+          codes: [...new Set(rejected.map((r) => r.code))].join(","),
         });
       }
     } else if (outcome.status === "refused") {
-      this.#options.metrics.rejectedLines.add(records, { code: outcome.code });
-      this.#options.logger.error("handler refused a batch; its lines are dropped", {
+      metrics.rejectedLines.add(records, { code: outcome.code });
+      logger.error("handler refused a batch; its lines are dropped", {
         status: outcome.httpStatus,
         code: outcome.code,
         records,
       });
     } else {
-      this.#options.metrics.rejectedLines.add(records, { code: "FENCED" });
-      this.#options.logger.warn("handler fenced this relay: a newer leader has written", {
-        records,
-        ...options.fence,
-      });
+      metrics.rejectedLines.add(records, { code: "FENCED" });
+      logger.warn("handler fenced this relay: a newer leader has written", { records, ...batch.fence });
     }
-    return outcome;
-  }
-
-  /**
-   * Posts one part (its lines, or its gzipped body and record count); on 413 sends each half in turn, decompressing
-   * the body to split it. Parts refused for their own reasons become `rejected` lines.
-   */
-  async #sendSplitting(
-    part: { lines: string[] } | { body: Uint8Array<ArrayBuffer>; records: number },
-    options: { resumeVersion: string | null; fence: Fence; signal: AbortSignal },
-  ): Promise<SendOutcome> {
-    const body = "body" in part ? part.body : await gzipLines(part.lines);
-    const outcome = await this.#post(body, options);
-    if (outcome.status !== "refused" || outcome.httpStatus !== 413) return outcome;
-    const lines = "lines" in part ? part.lines : await gunzipLines(part.body);
-    if (lines.length <= 1) {
-      this.#options.logger.error("handler refused a single record as too large; it is dropped", {
-        status: outcome.httpStatus,
-        code: outcome.code,
-      });
-      const message =
-        `Cannot store the record: the handler refused it alone with ${outcome.httpStatus} ${outcome.code}`;
-      return {
-        status: "stored",
-        response: { accepted: 0, duplicates: 0, rejected: lines.map(() => ({ line: 1, code: outcome.code, message })) },
-      };
-    }
-    const half = Math.ceil(lines.length / 2);
-    this.#options.logger.warn("handler refused a batch as too large; sending it in halves", {
-      status: outcome.httpStatus,
-      code: outcome.code,
-      records: lines.length,
-    });
-    const parts = [lines.slice(0, half), lines.slice(half)];
-    const response: StoredResponse = { accepted: 0, duplicates: 0, rejected: [] };
-    let offset = 0;
-    for (const [index, part] of parts.entries()) {
-      const isLast = index === parts.length - 1;
-      const answer = await this.#sendSplitting({ lines: part }, {
-        resumeVersion: isLast ? options.resumeVersion : null,
-        fence: options.fence,
-        signal: options.signal,
-      });
-      if (answer.status === "fenced") return answer;
-      if (answer.status === "refused") {
-        const message = `Cannot store the record: the handler refused its part of the batch with ${answer.httpStatus}`;
-        for (let line = 1; line <= part.length; line++) {
-          response.rejected.push({ line: offset + line, code: answer.code, message });
-        }
-      } else {
-        response.accepted += answer.response.accepted;
-        response.duplicates += answer.response.duplicates;
-        for (const rejected of answer.response.rejected) {
-          response.rejected.push({ ...rejected, line: offset + rejected.line });
-        }
-      }
-      offset += part.length;
-    }
-    return { status: "stored", response };
   }
 
   /** One request with `body` (gzip NDJSON), retried until it gets an answer that is not worth retrying. */
@@ -253,6 +173,7 @@ export class HandlerClient {
     return { authorization: `Bearer ${token}` };
   }
 
+  /** One exchange; throws RetryableError for a network failure and for the answers worth retrying. */
   async #request(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
     let response: Response;
     try {
@@ -261,52 +182,31 @@ export class HandlerClient {
       if (signal.aborted) throw error;
       throw new RetryableError(`Cannot reach the handler: ${describeError(error)}`, "NETWORK", { cause: error });
     }
-    if (response.status === 401 || response.status === 403) {
-      const code = await readProblemCode(response);
-      this.#authRefusal = `${response.status} ${code}`;
-      throw new RetryableError(
-        `Cannot authenticate to the handler: ${response.status} ${code}`,
-        String(response.status),
-        {
-          code,
-        },
-      );
+    if (!isRetryableStatus(response.status)) {
+      this.#authRefusal = undefined;
+      return response;
     }
-    this.#authRefusal = undefined;
-    if (response.status >= 500 || response.status === 429 || response.status === 408) {
-      const code = await readProblemCode(response);
-      const retryAfterS = Number(response.headers.get("retry-after"));
-      throw new RetryableError(`Cannot deliver to the handler: ${response.status} ${code}`, String(response.status), {
-        code,
-        retryAfterMs: Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined,
-      });
-    }
-    return response;
+    const code = await readProblemCode(response);
+    this.#authRefusal = isAuthRefusalStatus(response.status) ? `${response.status} ${code}` : undefined;
+    throw toRetryableError(response.status, { code, retryAfter: response.headers.get("retry-after") });
   }
 
-  async #withRetries<T>(what: string, signal: AbortSignal, attempt: () => Promise<T>): Promise<T> {
-    const { retryBackoffMaxMs, retryBackoffBaseMs = 100, random } = this.#options;
-    for (let failures = 0;; failures++) {
-      signal.throwIfAborted();
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!(error instanceof RetryableError) || signal.aborted) throw error;
-        this.#options.metrics.sendRetries.add(1, { reason: error.reason });
-        const backoffMs = toBackoffMs(failures, { baseMs: retryBackoffBaseMs, maxMs: retryBackoffMaxMs, random });
-        const waitMs = Math.min(retryBackoffMaxMs, Math.max(backoffMs, error.options.retryAfterMs ?? 0));
-        this.#options.logger.warn(`cannot ${what}, retrying`, {
-          reason: error.reason,
-          ...(error.options.code === undefined ? {} : { code: error.options.code }),
-          failures: failures + 1,
-          waitMs,
-        });
-        await this.#delay(waitMs, signal);
-      }
-    }
+  #withRetries<T>(what: string, signal: AbortSignal, attempt: () => Promise<T>): Promise<T> {
+    const { retryBackoffMaxMs, retryBackoffBaseMs = 100, random, logger, metrics } = this.#options;
+    return retryUntilAnswered(attempt, {
+      what,
+      signal,
+      backoffBaseMs: retryBackoffBaseMs,
+      backoffMaxMs: retryBackoffMaxMs,
+      random,
+      delay: this.#delay,
+      logger,
+      onRetry: (reason) => metrics.sendRetries.add(1, { reason }),
+    });
   }
 }
 
+/** The problem body's `code`, or `HTTP_<status>` when the body is not a problem (a proxy's page, say). */
 async function readProblemCode(response: Response): Promise<string> {
   // An unreadable body (the connection dropped mid-answer) still has a status, which names the failure below.
   const text = await response.text().catch(() => "");
@@ -317,31 +217,4 @@ async function readProblemCode(response: Response): Promise<string> {
     // Not a problem body (a proxy's page, say): the status alone names the failure.
   }
   return `HTTP_${response.status}`;
-}
-
-/** A batch already gzipped: what the relay keeps while a batch waits to be sent, instead of its lines. */
-export interface GzipBatch {
-  /** gzip NDJSON, as `gzipLines` makes it. */
-  body: Uint8Array<ArrayBuffer>;
-  /** Records (lines) in the body. */
-  records: number;
-  /** The watch position safe to resume from once this batch (and every earlier one) is stored; null if none. */
-  resumeVersion: string | null;
-}
-
-/** gzip level of request bodies: nearly the size of the default level 6 at about half its CPU time. */
-const GZIP_LEVEL = 3;
-const gzip = promisify(zlib.gzip);
-const gunzip = promisify(zlib.gunzip);
-
-/** Gzips the lines into one buffer, so a retry re-sends the same bytes without compressing again. */
-export async function gzipLines(lines: string[]): Promise<Uint8Array<ArrayBuffer>> {
-  const compressed = await gzip(new TextEncoder().encode(lines.join("")), { level: GZIP_LEVEL });
-  return new Uint8Array(compressed.buffer as ArrayBuffer, compressed.byteOffset, compressed.byteLength);
-}
-
-/** The lines of a body made by `gzipLines`, each ending in `\n` (only needed to split a batch the handler refused). */
-export async function gunzipLines(body: Uint8Array<ArrayBuffer>): Promise<string[]> {
-  const text = new TextDecoder().decode(await gunzip(body));
-  return text.split("\n").slice(0, -1).map((line) => line + "\n");
 }

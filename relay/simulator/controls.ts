@@ -21,7 +21,7 @@ export interface RequestLogEntry {
 }
 
 /** Entries kept in the request log; older ones are dropped first. */
-export const REQUEST_LOG_ENTRIES_MAX = 100_000;
+const REQUEST_LOG_ENTRIES_MAX = 100_000;
 
 /** The mutable control state the server consults for each request. */
 export class Controls {

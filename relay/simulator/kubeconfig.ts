@@ -4,7 +4,7 @@
  */
 
 /** Names used for the cluster, user and context entries. */
-export const SIMULATOR_CONTEXT = "simulator";
+const SIMULATOR_CONTEXT = "simulator";
 
 /** A kubeconfig (YAML) for `url`, with `namespace` as the context's default namespace when given. */
 export function toKubeconfig(url: string, options: { namespace?: string } = {}): string {

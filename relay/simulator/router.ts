@@ -7,13 +7,14 @@ import { toCoreVersions, toGroupList, toResourceList, toVersionInfo } from "./ro
 import { jsonResponse, KubeApiError, statusResponse, toErrorResponse, toKubeStatus } from "./routes/kube_status.ts";
 import { handleObjectRequest } from "./routes/object_routes.ts";
 import type { SimulatorState } from "./simulator_state.ts";
+import { pause } from "../../shared/delay.ts";
 
 /** Answers one request, after the configured latency, unless an injected error answers first. */
 export async function routeRequest(state: SimulatorState, request: Request, signal: AbortSignal): Promise<Response> {
   const url = new URL(request.url);
   const path = url.pathname + url.search;
   const { controls } = state;
-  if (controls.latencyMs > 0) await delay(controls.latencyMs, signal);
+  if (controls.latencyMs > 0) await pause(controls.latencyMs, signal);
   let response: Response;
   const injected = controls.takeInjectedStatus(request.method, path);
   if (injected !== undefined) {
@@ -102,16 +103,4 @@ function dispatchResource(
 
 function notFound(url: URL): KubeApiError {
   return new KubeApiError(404, "NotFound", `the server could not find the requested resource (${url.pathname})`);
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -114,7 +114,7 @@ export function toEventView(event: Json): EventView | undefined {
   return view;
 }
 
-/** The names of the timestamps that may date an event version, in the order rule 3.2 prefers them. */
+/** The names of the timestamps that may date an event version, in the order of preference: the first one present dates the version. */
 export const EVENT_TIME_FIELDS = ["eventTime", "lastTimestamp", "firstTimestamp", "creationTimestamp"] as const;
 
 /**

@@ -64,5 +64,3 @@ export interface GapRecord {
   /** When the relay detected the gap (RFC 3339). */
   observedAt: string;
 }
-
-export type IngestRecord = EventRecord | GapRecord;

@@ -65,7 +65,7 @@ export const METRICS = {
     kind: "counter",
     unit: "{event}",
     description:
-      "Watch events not queued, by reason. The only reason is same_resource_version: that version was already queued (rule 3.3). Nothing is dropped for age, partition range or labels.",
+      "Watch events not queued, by reason. The only reason is same_resource_version: that version was already queued. Nothing is dropped for age, partition range or labels.",
     labels: ["reason"],
     side: "relay",
     origin: "krateo",
@@ -326,9 +326,6 @@ export const METRICS = {
     origin: "new",
   },
 } as const satisfies Record<string, MetricSpec>;
-
-/** The name each recorder uses for a metric in code. */
-export type MetricKey = keyof typeof METRICS;
 
 /** Every metric of the catalogue, in catalogue order. */
 export const ALL_METRICS: readonly MetricSpec[] = Object.values(METRICS);

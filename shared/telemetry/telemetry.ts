@@ -141,7 +141,7 @@ class PullMetricReader extends MetricReader {
 }
 
 /** The views that give histograms buckets fit for their unit (the SDK defaults are scaled for milliseconds). */
-export function toHistogramViews(): ViewOptions[] {
+function toHistogramViews(): ViewOptions[] {
   const view = (unit: string, boundaries: readonly number[]): ViewOptions => ({
     instrumentType: InstrumentType.HISTOGRAM,
     instrumentUnit: unit,

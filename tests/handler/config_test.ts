@@ -2,15 +2,15 @@ import { toServiceInstanceId, toStopBoundS, warnWhenBudgetPassesHeap } from "../
 import { createLogger } from "../../shared/telemetry/log.ts";
 import assert from "node:assert/strict";
 import {
-  ConfigError,
   HANDLER_DEFAULTS,
   type HandlerConfig,
-  isDatabaseConfigured,
   loadHandlerConfig,
   PUBLISHED_TOKEN_HASHES,
   redactDatabaseUrl,
   toLoggableConfig,
 } from "../../handler/config.ts";
+import { isDatabaseConfigured } from "../../handler/database_config.ts";
+import { ConfigError } from "../../shared/env_reader.ts";
 import { parseDurationS } from "../../shared/duration.ts";
 import { toTokenHashHex } from "../../handler/http/token_hashes.ts";
 

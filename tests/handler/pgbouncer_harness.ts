@@ -14,7 +14,7 @@ import {
   type IngestResponse,
   RESUME_VERSION_HEADER,
 } from "../../shared/contract/protocol.ts";
-import type { IngestRecord } from "../../shared/contract/records.ts";
+import type { EventRecord, GapRecord } from "../../shared/contract/records.ts";
 import { withTestSchema } from "../support/database.ts";
 import { gzip } from "../support/gzip.ts";
 import { type Pgbouncer, type PgbouncerOptions, startPgbouncer } from "../support/pgbouncer.ts";
@@ -100,7 +100,7 @@ export interface PostAnswer {
 export async function postBatch(
   pooled: PooledHandler,
   cluster: TestCluster,
-  records: readonly IngestRecord[],
+  records: readonly (EventRecord | GapRecord)[],
   options: { resumeVersion?: string } = {},
 ): Promise<PostAnswer> {
   const headers: Record<string, string> = {
@@ -124,7 +124,7 @@ export async function postBatch(
 export async function postUntilStored(
   pooled: PooledHandler,
   cluster: TestCluster,
-  records: readonly IngestRecord[],
+  records: readonly (EventRecord | GapRecord)[],
   options: { resumeVersion?: string; statuses: number[]; retryDelayMs?: number; timeoutMs?: number },
 ): Promise<IngestResponse> {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadRelayConfig, RELAY_DEFAULTS, toLoggableConfig } from "../../relay/config.ts";
+import { loadRelayConfig, RELAY_DEFAULTS, toLoggableConfig } from "../../relay/config.ts";
+import { ConfigError } from "../../shared/env_reader.ts";
 import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 
 const MINIMAL = { HANDLER_URL: "http://handler:8080/", HANDLER_TOKEN: "secret-token", KUBECONFIG: "/tmp/kc" };

@@ -222,7 +222,7 @@ export const MIGRATIONS: readonly Migration[] = [
 export const LATEST_MIGRATION_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
 /** Advisory lock key text that serialises migrations within one schema across all replicas. */
-export function toMigrationLockKey(schema: string): string {
+function toMigrationLockKey(schema: string): string {
   return `events-ingester migrate ${schema}`;
 }
 

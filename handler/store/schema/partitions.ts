@@ -98,7 +98,7 @@ export function selectExpiredPartitions(
 }
 
 /** Advisory lock key text that serialises partition DDL within one schema across all replicas. */
-export function toPartitionLockKey(schema: string): string {
+function toPartitionLockKey(schema: string): string {
   return `events-ingester partitions ${schema}`;
 }
 

@@ -15,7 +15,7 @@ import { quoteIdentifier } from "../schema/sql_runner.ts";
 import type { WriteSession } from "../write_session.ts";
 
 /** Batches that take the deduplicating path straight away after a direct COPY met a stored row. */
-export const DIRECT_COPY_SKIPS_AFTER_FAILURE = 8;
+const DIRECT_COPY_SKIPS_AFTER_FAILURE = 8;
 
 /** One batch's rows for the direct COPY: those in hand, then the rest of a streamed batch as it arrives. */
 export interface DirectCopyInput {

@@ -14,7 +14,7 @@ import { quoteIdentifier } from "../schema/sql_runner.ts";
 import type { WriteSession } from "../write_session.ts";
 
 /** The temporary table rows are staged in; one per connection, emptied at each commit. */
-export const STAGING_TABLE = "ingester_staging";
+const STAGING_TABLE = "ingester_staging";
 
 /** What one staged insert writes: rows in hand, then the rest of a streamed batch as it arrives. */
 export interface StagingInput {

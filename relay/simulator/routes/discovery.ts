@@ -6,7 +6,7 @@ import type { ResourceRegistry } from "../stores/resources.ts";
 import { toGroupVersion } from "../stores/resources.ts";
 
 /** The version the simulator claims to be. */
-export const SIMULATED_VERSION = { major: "1", minor: "31", gitVersion: "v1.31.0-simulator" } as const;
+const SIMULATED_VERSION = { major: "1", minor: "31", gitVersion: "v1.31.0-simulator" } as const;
 
 /** `/version`. */
 export function toVersionInfo(): Record<string, string> {

@@ -8,7 +8,7 @@ import { jsonResponse, KubeApiError, statusResponse, toKubeStatus } from "./kube
 import { parseEventFieldSelector } from "./field_selector.ts";
 import { parseResourceVersion } from "../stores/revision_counter.ts";
 import type { SimulatorState } from "../simulator_state.ts";
-import { EVENT_COLUMNS, toEventRow, toPartialObjectMetadata, toTable } from "./tables.ts";
+import { EVENT_COLUMNS, toEventRow, toObjectRepresentation, toPartialObjectMetadata, toTable } from "./tables.ts";
 import { createWatchStream } from "./watch_stream.ts";
 
 /** Answers a list or watch of events; `namespace` undefined means all namespaces. */
@@ -33,14 +33,10 @@ export function handleEventGet(state: SimulatorState, request: Request, namespac
   if (event === undefined) {
     throw new KubeApiError(404, "NotFound", `events "${name}" not found`, { name, kind: "events" });
   }
-  const representation = toRepresentation(request.headers.get("accept"));
-  if (representation === "metadata") return jsonResponse(toPartialObjectMetadata(event.metadata));
-  if (representation === "table") {
-    return jsonResponse(toTable(EVENT_COLUMNS, [toEventRow(event, state.now())], {
-      resourceVersion: event.metadata.resourceVersion,
-    }));
-  }
-  return jsonResponse(event);
+  return jsonResponse(toObjectRepresentation(request.headers.get("accept"), event, {
+    columns: EVENT_COLUMNS,
+    row: () => toEventRow(event, state.now()),
+  }));
 }
 
 interface CollectionRequest {
@@ -175,7 +171,7 @@ function parseLimit(text: string | null): number | undefined {
 }
 
 /** The API server's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":<list version>,"start":"<key>\u0000"}`. */
-export function toContinueToken(resourceVersion: number, lastKey: string): string {
+function toContinueToken(resourceVersion: number, lastKey: string): string {
   const json = JSON.stringify({ v: "meta.k8s.io/v1", rv: resourceVersion, start: `${lastKey}\u0000` });
   return btoa(String.fromCharCode(...new TextEncoder().encode(json))).replaceAll("+", "-").replaceAll("/", "_")
     .replace(/=+$/, "");

@@ -5,7 +5,7 @@
 import { KubeApiError } from "./kube_status.ts";
 
 /** The event fields the API server accepts in a field selector. */
-export const EVENT_SELECTOR_FIELDS: readonly string[] = [
+const EVENT_SELECTOR_FIELDS: readonly string[] = [
   "metadata.name",
   "metadata.namespace",
   "involvedObject.kind",

@@ -9,7 +9,7 @@ import { jsonResponse, KubeApiError } from "./kube_status.ts";
 import { toNotFoundError } from "../stores/object_store.ts";
 import type { ResourceType } from "../stores/resources.ts";
 import type { SimulatorState } from "../simulator_state.ts";
-import { OBJECT_COLUMNS, toObjectRow, toPartialObjectMetadata, toTable } from "./tables.ts";
+import { OBJECT_COLUMNS, toObjectRepresentation, toObjectRow, toPartialObjectMetadata, toTable } from "./tables.ts";
 
 /** Where an object request points: the type, the namespace ("" for cluster-scoped) and the name when an item. */
 export interface ObjectTarget {
@@ -64,14 +64,10 @@ function getObject(
 ): Response {
   const object = state.objects.get(type, namespace, name);
   if (object === undefined) throw toNotFoundError(type, name);
-  const representation = toRepresentation(request.headers.get("accept"));
-  if (representation === "metadata") return jsonResponse(toPartialObjectMetadata(object.metadata));
-  if (representation === "table") {
-    return jsonResponse(toTable(OBJECT_COLUMNS, [toObjectRow(object, state.now())], {
-      resourceVersion: object.metadata.resourceVersion,
-    }));
-  }
-  return jsonResponse(object);
+  return jsonResponse(toObjectRepresentation(request.headers.get("accept"), object, {
+    columns: OBJECT_COLUMNS,
+    row: () => toObjectRow(object, state.now()),
+  }));
 }
 
 function listObjects(state: SimulatorState, request: Request, { type, namespace }: ObjectTarget): Response {

@@ -3,6 +3,7 @@
  * for: the API server's event columns, and NAME / AGE for other kinds.
  */
 import type { CoreV1Event, KubeObject, ObjectMeta } from "../stores/kube_types.ts";
+import { toRepresentation } from "./accept.ts";
 
 interface Column {
   name: string;
@@ -100,6 +101,23 @@ export function toTable(
     columnDefinitions: options.isHeaderless ? null : columns,
     rows,
   };
+}
+
+/**
+ * One object in the representation `accept` asks for: itself, its PartialObjectMetadata, or a Table holding its
+ * one row (`row()`, printed with `columns`) at the object's resourceVersion.
+ */
+export function toObjectRepresentation(
+  accept: string | null,
+  object: { metadata: ObjectMeta },
+  table: { columns: readonly Column[]; row: () => TableRow },
+): unknown {
+  const representation = toRepresentation(accept);
+  if (representation === "metadata") return toPartialObjectMetadata(object.metadata);
+  if (representation === "table") {
+    return toTable(table.columns, [table.row()], { resourceVersion: object.metadata.resourceVersion });
+  }
+  return object;
 }
 
 /** `PartialObjectMetadata` of an object: its metadata without managedFields. */

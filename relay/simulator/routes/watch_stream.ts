@@ -12,7 +12,7 @@ import { toKubeStatus } from "./kube_status.ts";
 export const INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end";
 
 /** The longest delay a timer accepts. */
-export const TIMER_MS_MAX = 2 ** 31 - 1;
+const TIMER_MS_MAX = 2 ** 31 - 1;
 
 /** Changes sent in one chunk at most. */
 const CHANGES_PER_CHUNK_MAX = 500;

@@ -20,9 +20,9 @@ export interface ScenarioTarget {
 }
 
 /** The node scenario pods run on. */
-export const SCENARIO_NODE = "sim-node-1";
+const SCENARIO_NODE = "sim-node-1";
 /** The image scenario pods pull. */
-export const SCENARIO_IMAGE = "nginx:1.27";
+const SCENARIO_IMAGE = "nginx:1.27";
 
 const HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 

@@ -289,7 +289,7 @@ export class EventStore {
 }
 
 /** The store key of an event: `namespace/name`, which is also the list order. */
-export function toKey(namespace: string, name: string): string {
+function toKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Minimal hand-written shapes of the Kubernetes objects the simulator serves and the relay reads. Only the fields we
- * use are typed; objects may carry more.
+ * Minimal hand-written shapes of the Kubernetes objects the simulator serves (the relay has its own types in
+ * relay/kube/kube_api.ts). Only the fields the simulator uses are typed; objects may carry more.
  */
 
 /** `metav1.OwnerReference`. */

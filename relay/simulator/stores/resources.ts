@@ -20,7 +20,7 @@ export interface ResourceType {
 const OBJECT_VERBS = ["create", "delete", "get", "list", "update"];
 
 /** What a fresh simulator serves; `putObject` of another kind adds its type. */
-export const BUILT_IN_RESOURCES: readonly ResourceType[] = [
+const BUILT_IN_RESOURCES: readonly ResourceType[] = [
   core("events", "Event", { verbs: ["get", "list", "watch"], shortNames: ["ev"] }),
   core("pods", "Pod", { shortNames: ["po"] }),
   core("nodes", "Node", { isNamespaced: false, shortNames: ["no"] }),
@@ -85,7 +85,7 @@ export function toGroupVersion(group: string, version: string): string {
 }
 
 /** Splits an apiVersion into group ("" for core) and version. */
-export function parseApiVersion(apiVersion: string): { group: string; version: string } {
+function parseApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.lastIndexOf("/");
   return slash < 0
     ? { group: "", version: apiVersion }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadTailConfig } from "../../../handler/tail/config.ts";
-import { ConfigError } from "../../../handler/config.ts";
+import { ConfigError } from "../../../shared/env_reader.ts";
 
 Deno.test("loadTailConfig takes DATABASE_URL and defaults the schema and connect timeout", () => {
   assert.deepEqual(loadTailConfig({ DATABASE_URL: "postgres://u:p@db:5432/events" }), {
@@ -36,7 +36,7 @@ Deno.test("loadTailConfig lists every problem in one ConfigError without the URL
       assert.deepEqual(error.problems, [
         "DATABASE_URL: is not a postgres:// or postgresql:// URL (value not shown, it may hold a password)",
         'DB_SCHEMA: "bad-name" is not a plain SQL identifier (letters, digits, _)',
-        'DB_CONNECT_TIMEOUT_S: "0" is not a whole number of seconds from 1',
+        'DB_CONNECT_TIMEOUT_S: "0" is not a number from 1 to 3600',
       ]);
       assert.equal(error.message.includes("secret"), false);
       return true;
@@ -45,11 +45,31 @@ Deno.test("loadTailConfig lists every problem in one ConfigError without the URL
 });
 
 Deno.test("loadTailConfig refuses an environment that names no database", () => {
-  assert.throws(() => loadTailConfig({ DB_HOST: "pg" }), (error: unknown) => {
+  assert.throws(() => loadTailConfig({}), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.deepEqual(error.problems, [
-      "DATABASE_URL: is unset, and DB_HOST, DB_USER and DB_NAME are not all set: name the database",
+      "DATABASE_URL: is unset, and so are DB_HOST, DB_USER and DB_NAME: name the database",
     ]);
+    return true;
+  });
+});
+
+Deno.test("loadTailConfig names the DB_* variables that are missing, as the handler does", () => {
+  assert.throws(() => loadTailConfig({ DB_HOST: "pg" }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, ["DB_USER, DB_NAME: must be set when DATABASE_URL is unset"]);
+    assert.equal(
+      error.message,
+      "Cannot load tail configuration: DB_USER, DB_NAME: must be set when DATABASE_URL is unset",
+    );
+    return true;
+  });
+});
+
+Deno.test("loadTailConfig refuses DATABASE_URL together with DB_HOST, as the handler does", () => {
+  assert.throws(() => loadTailConfig({ DATABASE_URL: "postgres://u@h/d", DB_HOST: "pg" }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, ["DATABASE_URL and DB_HOST: set one of them, not both"]);
     return true;
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createNoopMeter } from "@opentelemetry/api";
-import { gzipLines, HandlerClient } from "../../../relay/send/handler_client.ts";
+import { HandlerClient } from "../../../relay/send/handler_client.ts";
+import { gzipLines } from "../../../relay/send/gzip_ndjson.ts";
 import { createRelayMetrics, type RelayMetrics } from "../../../relay/metrics.ts";
 import { createLogger } from "../../../shared/telemetry/log.ts";
 import type { Batch } from "../../../relay/pipeline/batcher.ts";

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { withSimulator as withSupportSimulator } from "../kube_client_support.ts";
 import { type Simulator } from "../../../../relay/simulator/simulator.ts";
-import { toHumanDuration } from "../../../../relay/simulator/routes/tables.ts";
+import {
+  OBJECT_COLUMNS,
+  toHumanDuration,
+  toObjectRepresentation,
+  toObjectRow,
+} from "../../../../relay/simulator/routes/tables.ts";
 
 const NOW_MS = Date.parse("2026-03-01T12:00:00Z");
 const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io";
@@ -224,3 +229,25 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+Deno.test("toObjectRepresentation answers the object, its PartialObjectMetadata or a one-row Table as asked", () => {
+  const object = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "web-0", namespace: "shop", resourceVersion: "12", managedFields: [{ manager: "kubelet" }] },
+  };
+  const table = { columns: OBJECT_COLUMNS, row: () => toObjectRow(object, NOW_MS) };
+  assert.equal(toObjectRepresentation(null, object, table), object);
+  assert.equal(toObjectRepresentation("application/json", object, table), object);
+  assert.deepEqual(
+    toObjectRepresentation("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", object, table),
+    {
+      kind: "PartialObjectMetadata",
+      apiVersion: "meta.k8s.io/v1",
+      metadata: { name: "web-0", namespace: "shop", resourceVersion: "12" },
+    },
+  );
+  const answer = toObjectRepresentation(TABLE_ACCEPT, object, table) as { metadata: unknown; rows: unknown[] };
+  assert.deepEqual(answer.metadata, { resourceVersion: "12" });
+  assert.deepEqual(answer.rows, [toObjectRow(object, NOW_MS)]);
+});

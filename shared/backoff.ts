@@ -1,24 +1,6 @@
 /**
- * Jittered exponential backoff and an abortable delay: the only ways the relay waits before trying again.
+ * Jittered exponential backoff: how long the relay waits before it tries again (the wait itself is shared/delay.ts).
  */
-
-/** Waits `ms` milliseconds; rejects with the signal's reason as soon as `signal` aborts. */
-export type Delay = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-/** The real clock's delay. Rejects with `signal.reason` when aborted before or during the wait. */
-export const delay: Delay = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 
 export interface BackoffOptions {
   /** Upper bound of the first wait. */

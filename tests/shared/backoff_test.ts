@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { delay, toBackoffMs } from "../../../relay/send/backoff.ts";
+import { toBackoffMs } from "../../shared/backoff.ts";
 
 Deno.test("toBackoffMs doubles the ceiling per attempt and scales it by the random draw", () => {
   const half = () => 0.5;
@@ -20,11 +20,4 @@ Deno.test("toBackoffMs refuses a negative attempt with RangeError", () => {
     name: "RangeError",
     message: "Cannot compute backoff: attempt -1 is not a non-negative integer",
   });
-});
-
-Deno.test("delay rejects with the signal's reason when aborted", async () => {
-  const controller = new AbortController();
-  const waiting = delay(60_000, controller.signal);
-  controller.abort(new Error("stop"));
-  await assert.rejects(waiting, { message: "stop" });
 });
