@@ -74,6 +74,7 @@ export function createRelay(options: RelayOptions): Relay {
     cluster,
     readToken: options.readToken,
     retryBackoffMaxMs: config.retryBackoffMaxMs,
+    requestTimeoutMs: config.handlerRequestTimeoutMs,
     metrics,
     logger,
     fetch: options.fetch,
