@@ -9,7 +9,7 @@ import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
 import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
 
-/** Bounds on one `POST /v1/events` request; at each the request is refused (README, "Limits"). */
+/** Bounds on one `POST /v1/events` request; at each the request is refused (handler/README.md, "Limits"). */
 export interface HandlerLimits {
   bodyBytesMax: number;
   decodedBodyBytesMax: number;
@@ -242,7 +242,7 @@ function refusePublished(
     if (publisher === undefined) return true;
     options.problems.push(
       `${options.source}: the hash for cluster "${entry.cluster}" is that of the example token published in ` +
-        `${publisher}, with which anyone can write: make a new token (README, "Making a token")`,
+        `${publisher}, with which anyone can write: make a new token (handler/README.md, "Making a token")`,
     );
     return false;
   });

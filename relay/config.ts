@@ -10,7 +10,10 @@ import type { KubeConnection } from "./kube/kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */
 export interface RelayConfig {
-  /** CLUSTER_NAME; undefined means "detect from the kube-system namespace uid" (README, "Cluster name"). */
+  /**
+   * CLUSTER_NAME; undefined means "detect from the kube-system namespace uid" (relay/README.md, "Cluster name
+   * detection").
+   */
   clusterName: string | undefined;
   /** Namespaces to watch; empty means all. */
   namespaces: string[];
@@ -26,6 +29,8 @@ export interface RelayConfig {
   leaseRenewDeadlineS: number;
   leaseRetryPeriodS: number;
   queueBytesMax: number;
+  /** STORM_CONTROL: a full queue merges a newer version of an event into its queued older one (storm_control.ts). */
+  isStormControlEnabled: boolean;
   batchRecordsMax: number;
   batchBytesMax: number;
   flushIntervalMs: number;
@@ -66,6 +71,7 @@ export const RELAY_DEFAULTS = {
   retryBackoffMaxMs: 30_000,
   handlerRequestTimeoutMs: 30_000,
   otelExportIntervalS: 60,
+  isStormControlEnabled: true,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -124,6 +130,7 @@ export function loadRelayConfig(env: Env, options: { hostname?: string } = {}): 
     leaseRenewDeadlineS: read.number("LEASE_RENEW_DEADLINE_S", RELAY_DEFAULTS.leaseRenewDeadlineS, { min: 0.1 }),
     leaseRetryPeriodS: read.number("LEASE_RETRY_PERIOD_S", RELAY_DEFAULTS.leaseRetryPeriodS, { min: 0.05 }),
     queueBytesMax: read.integer("QUEUE_BYTES_MAX", DEFAULT_LIMITS.queueBytesMax, { min: 1024 }),
+    isStormControlEnabled: read.boolean("STORM_CONTROL", RELAY_DEFAULTS.isStormControlEnabled),
     batchRecordsMax: read.integer("BATCH_RECORDS_MAX", DEFAULT_LIMITS.batchRecordsMax, { min: 1 }),
     batchBytesMax: read.integer("BATCH_BYTES_MAX", DEFAULT_LIMITS.batchBytesMax, { min: 1024 }),
     flushIntervalMs: read.integer("FLUSH_INTERVAL_MS", DEFAULT_LIMITS.flushIntervalMs, { min: 1, max: 60_000 }),

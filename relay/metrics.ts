@@ -30,6 +30,8 @@ export interface RelayMetrics {
   /** Failed lookups, by `code`; the event went out unenriched. */
   enrichFailures: Counter;
   gapRecords: Counter;
+  /** Queued versions replaced by a newer version of the same event (storm control). */
+  versionsReplaced: Counter;
   /** Registers the source of the queue gauges (bytes and records waiting). */
   observeQueue(read: () => { bytes: number; records: number }): void;
   /** Registers the source of the leader gauge (1 leader, 0 standby). */
@@ -64,6 +66,7 @@ export function createRelayMetrics(meter: Meter): RelayMetrics {
     enrichCacheMisses: counter(METRICS.relayEnrichmentCacheMisses),
     enrichFailures: counter(METRICS.relayEnrichmentFailures),
     gapRecords: counter(METRICS.relayGapRecords),
+    versionsReplaced: counter(METRICS.relayVersionsReplaced),
     observeQueue(read) {
       readQueue = read;
     },

@@ -16,6 +16,7 @@ import type { KubeApi } from "./kube/kube_api.ts";
 import { LeaderElector, type Leadership } from "./kube/leader_election.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { QueueItem } from "./pipeline/queue_item.ts";
+import { toStormKey } from "./pipeline/storm_control.ts";
 import { linkSignals } from "./linked_signal.ts";
 import type { TokenReader } from "./send/token_reader.ts";
 
@@ -109,7 +110,10 @@ export function createRelay(options: RelayOptions): Relay {
 
   async function lead(leadership: Leadership, shutdown: AbortSignal): Promise<void> {
     const { fence, lostSignal } = leadership;
-    const queue = new ByteQueue<QueueItem>({ bytesMax: config.queueBytesMax });
+    const queue = new ByteQueue<QueueItem>({
+      bytesMax: config.queueBytesMax,
+      keyOf: config.isStormControlEnabled ? toStormKey : undefined,
+    });
     metrics.observeQueue(() => ({ bytes: queue.bytes, records: queue.length }));
     const batcher = new Batcher({
       queue,

@@ -1,21 +1,22 @@
 /**
- * The handler's HTTP application: routes, authentication, ingestion, and the one place where errors become
- * RFC 9457 problem responses. Runs in-process (`app.fetch(request)`), under `deno serve` and under `Deno.serve`.
+ * The handler's HTTP application: routes, and the one place where errors become RFC 9457 problem responses. Runs
+ * in-process (`app.fetch(request)`), under `deno serve` and under `Deno.serve`. The ingest route is
+ * `events_route.ts`, its admission `ingest_gate.ts`, the error mapping `error_mapping.ts`.
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
-import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH, type IngestResponse } from "../../shared/contract/protocol.ts";
-import type { LineError } from "../../shared/contract/line_error.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../shared/telemetry/telemetry.ts";
+import { CHECKPOINTS_PATH_PREFIX, EVENTS_PATH } from "../../shared/contract/protocol.ts";
 import type { HandlerConfig } from "../config.ts";
-import { FencedError, RowRefusalsExceededError, type Store, StoreUnavailableError } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
-import { createTokenAuthenticator } from "./token_auth.ts";
-import { readBatchHeaders } from "./batch_headers.ts";
-import { toDecodedBodyStream, toOverBudgetHttpError } from "./body_stream.ts";
-import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget, type MemoryReservation } from "./memory_budget.ts";
-import { readBodyEncoding } from "./content_headers.ts";
-import { addRefusedRows, readBatchStream } from "../ingest/batch_reader.ts";
+import { createTokenAuthenticator, type TokenAuthenticator } from "./token_auth.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "./memory_budget.ts";
 import { readRequestPath } from "./request_path.ts";
-import { type AppObserver, type BatchOutcome, toRouteName } from "./app_observer.ts";
+import { type AppObserver, toRouteName } from "./app_observer.ts";
+import { toHttpError } from "./error_mapping.ts";
+import { IngestGate } from "./ingest_gate.ts";
+import { createEventsRoute } from "./events_route.ts";
+import { RefusalLog, TOKEN_REFUSAL_CODES } from "./refusal_log.ts";
 
 /** What the app is built from; `observer` and `renderMetrics` are for the telemetry wiring. */
 export interface AppDeps {
@@ -39,193 +40,41 @@ export interface App {
   fetch(request: Request): Promise<Response>;
 }
 
-/** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
-export const RETRY_AFTER_S = 5;
-
-/** Seconds a client is asked to wait (Retry-After) when REQUESTS_IN_FLIGHT_MAX batches are already in progress. */
-export const BUSY_RETRY_AFTER_S = 1;
+/** Milliseconds between two warnings about requests refused for their token, per cluster. */
+const TOKEN_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Builds the application. Routes: `POST /v1/events`, `GET /v1/checkpoints/<cluster>`, `GET /livez`,
+ * Builds the application. Routes: `POST /v1/events`, `GET /v1/checkpoints/<cluster>`, `GET /metrics`, `GET /livez`,
  * `GET /readyz`; anything else is 404 NOT_FOUND, a known path with another method 405 METHOD_NOT_ALLOWED.
- * Only server errors (5xx) are logged as errors; refused lines are logged as counts per code.
+ * Only server errors (5xx) are logged as errors; refused lines are logged as counts per code, and requests refused
+ * for their token as one warning per cluster and minute.
  */
 export function createApp(deps: AppDeps): App {
   const { config, store, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const clockMs = deps.clockMs ?? (() => performance.now());
   const auth = createTokenAuthenticator(config.tokenHashes);
-
-  let ingestsInFlight = 0;
   const memory = deps.memory ?? new MemoryBudget({
     bytesMax: config.limits.requestsMemoryBytesMax,
     requestBytesMax: BYTES_HELD_PER_DECODED_BYTE * config.limits.decodedBodyBytesMax,
   });
-
-  /**
-   * Bounds the batches in progress, in number (REQUESTS_IN_FLIGHT_MAX) and in the memory they hold together
-   * (REQUESTS_MEMORY_BYTES_MAX): a request is charged as its body is decoded and released when it is answered.
-   */
-  async function ingestBounded(request: Request): Promise<Response> {
-    if (ingestsInFlight >= config.limits.requestsInFlightMax) {
-      await request.body?.cancel();
-      throw new HttpError(
-        "TOO_MANY_REQUESTS",
-        `Cannot take the batch: ${config.limits.requestsInFlightMax} are in progress (REQUESTS_IN_FLIGHT_MAX); retry`,
-        { headers: { "retry-after": String(BUSY_RETRY_AFTER_S) } },
-      );
-    }
-    if (memory.isExhausted) {
-      await request.body?.cancel();
-      throw toOverBudgetHttpError(
-        `Cannot take the batch: the ${ingestsInFlight} in progress use the memory budget ` +
-          `(REQUESTS_MEMORY_BYTES_MAX, ${memory.bytesMax} bytes); nothing was written; retry`,
-      );
-    }
-    ingestsInFlight++;
-    const reservation = memory.open();
-    try {
-      return await ingest(request, reservation);
-    } finally {
-      reservation.release();
-      ingestsInFlight--;
-    }
-  }
-
-  async function ingest(request: Request, reservation: MemoryReservation): Promise<Response> {
-    const started = now().getTime();
-    const cluster = await auth.authenticate(request);
-    const encoding = readBodyEncoding(request.headers);
-    const { fence, resumeVersion } = readBatchHeaders(request.headers);
-    const length = request.headers.get("content-length");
-    if (length !== null && Number(length) > config.limits.bodyBytesMax) {
-      throw new HttpError(
-        "BODY_TOO_LARGE",
-        `Cannot accept the body: Content-Length ${
-          Number(length)
-        } is over ${config.limits.bodyBytesMax} bytes (BODY_BYTES_MAX)`,
-      );
-    }
-    const body = toDecodedBodyStream(request.body, { encoding, ...config.limits, memory: reservation });
-    // The store pulls the rows while the body is still arriving, so parsing overlaps the database's work; a body
-    // that fails part-way throws out of writeBatch after the transaction was rolled back.
-    const batch = readBatchStream(body, { cluster, ...config.limits, requiredColumns: store.requiredColumns() });
-    const outcome: BatchOutcome = {
-      cluster,
-      rows: batch.rows,
-      gaps: batch.gaps,
-      rejected: batch.rejected,
-      durationS: 0,
-    };
-    const writeStartedMs = clockMs();
-    let result;
-    let isBodyRefused = false;
-    try {
-      result = await store.writeBatch({
-        cluster,
-        rows: batch.chunks,
-        gaps: batch.gaps,
-        resumeVersion,
-        fence,
-        rowRefusalsMax: config.limits.rowRefusalsMax,
-      });
-      addRefusedRows(batch, result.refused ?? []);
-    } catch (error) {
-      // A refused body (framing, limits) is the client's error, answered like before any write began.
-      isBodyRefused = error instanceof HttpError;
-      outcome.failure = error instanceof StoreUnavailableError
-        ? "unavailable"
-        : error instanceof FencedError
-        ? "fenced"
-        : "error";
-      throw error;
-    } finally {
-      outcome.durationS = (clockMs() - writeStartedMs) / 1000;
-      if (result) Object.assign(outcome, { result, committedAt: now() });
-      if (!isBodyRefused) observe(() => deps.observer?.onBatch?.(outcome));
-    }
-    const answer: IngestResponse = {
-      accepted: result.inserted + result.gapsInserted,
-      duplicates: result.duplicates,
-      rejected: batch.rejected,
-    };
-    const fields = {
-      cluster,
-      accepted: answer.accepted,
-      duplicates: answer.duplicates,
-      rejected: batch.rejected.length,
-      elapsedMs: now().getTime() - started,
-    };
-    if (batch.rejected.length > 0) {
-      logger.warn("batch stored with rejected lines", { ...fields, codes: countCodes(batch.rejected) });
-    } else logger.debug("batch stored", fields);
-    return Response.json(answer);
-  }
-
-  async function readCheckpoint(request: Request, pathCluster: string): Promise<Response> {
-    const cluster = await auth.authenticate(request);
-    if (pathCluster !== cluster) {
-      throw new HttpError(
-        "FORBIDDEN_CLUSTER",
-        `Cannot read the checkpoint of "${pathCluster.slice(0, 253)}": the token belongs to cluster "${cluster}"`,
-      );
-    }
-    return Response.json(await store.readCheckpoint(cluster));
-  }
-
-  async function route(request: Request, path: string): Promise<Response> {
-    const method = request.method;
-    if (path === EVENTS_PATH) {
-      allow(method, ["POST"]);
-      return await ingestBounded(request);
-    }
-    if (path.startsWith(CHECKPOINTS_PATH_PREFIX)) {
-      const cluster = path.slice(CHECKPOINTS_PATH_PREFIX.length);
-      if (cluster === "" || cluster.includes("/")) throw notFound(path);
-      allow(method, ["GET"]);
-      return await readCheckpoint(request, cluster);
-    }
-    if (path === "/metrics" && deps.renderMetrics) {
-      allow(method, ["GET"]);
-      return new Response(await deps.renderMetrics(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      });
-    }
-    if (path === "/livez") {
-      allow(method, ["GET", "HEAD"]);
-      return status(method, 200, "live");
-    }
-    if (path === "/readyz") {
-      allow(method, ["GET", "HEAD"]);
-      if (await store.isReady()) return status(method, 200, "ready");
-      throw new HttpError("NOT_READY", "Cannot serve: the database is unreachable or its schema is not in place");
-    }
-    throw notFound(path);
-  }
-
-  function toErrorResponse(error: unknown, request: Request, path: string | null): Response {
-    const httpError = toHttpError(error);
-    // NOT_READY is the readiness answer, not a failure; the store logs why it is not ready.
-    if (httpError.status >= 500 && httpError.code !== "NOT_READY") {
-      logger.error("request failed", {
-        method: request.method,
-        path: path?.slice(0, 200) ?? null,
-        status: httpError.status,
-        code: httpError.code,
-        error: describeError(error),
-      });
-    }
-    return toProblemResponse(httpError);
-  }
-
-  /** Observer calls must not break a request; a failing one is logged and the request goes on. */
-  function observe(call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      logger.warn("observer failed", { error: describeError(error) });
-    }
-  }
+  const gate = new IngestGate({ requestsInFlightMax: config.limits.requestsInFlightMax, memory });
+  const ingest = createEventsRoute({
+    config,
+    store,
+    logger,
+    auth,
+    now,
+    clockMs,
+    onBatch: (outcome) => observe(logger, () => deps.observer?.onBatch?.(outcome)),
+  });
+  const refusals = new RefusalLog({ logger, intervalMs: TOKEN_REFUSAL_LOG_INTERVAL_MS, clockMs });
+  const routes: RouteDeps = {
+    store,
+    auth,
+    renderMetrics: deps.renderMetrics,
+    ingest: (request) => gate.run(request, (reservation) => ingest(request, reservation)),
+  };
 
   return {
     async fetch(request) {
@@ -235,50 +84,101 @@ export function createApp(deps: AppDeps): App {
       let response: Response;
       try {
         if (path === null) throw invalidHost();
-        response = await route(request, path);
+        response = await route(request, path, routes);
       } catch (error) {
-        response = toErrorResponse(error, request, path);
+        const httpError = toHttpError(error);
+        if (TOKEN_REFUSAL_CODES.has(httpError.code)) refusals.note(httpError.code, toNamedCluster(path));
+        response = toErrorResponse(httpError, { request, path, logger, error });
       }
       const info = {
         route: path === null ? "other" as const : toRouteName(path),
         status: response.status,
         durationS: (clockMs() - startedMs) / 1000,
       };
-      observe(() => deps.observer?.onResponse?.(info));
+      observe(logger, () => deps.observer?.onResponse?.(info));
       return response;
     },
   };
 }
 
-/** Maps any error to the HttpError a client sees; only HttpError messages are shown as they are. */
-export function toHttpError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  if (error instanceof FencedError) {
-    return new HttpError(
-      "FENCED",
-      `Cannot write: a newer writer holds the lease for this cluster (holder "${error.newest.holder}", ` +
-        `transitions ${error.newest.transitions}); nothing was written`,
-      { cause: error },
+interface RouteDeps {
+  store: Store;
+  auth: TokenAuthenticator;
+  renderMetrics: (() => Promise<string>) | undefined;
+  /** `POST /v1/events` through its admission gate. */
+  ingest: (request: Request) => Promise<Response>;
+}
+
+/** Maps a request to its route. */
+async function route(request: Request, path: string, deps: RouteDeps): Promise<Response> {
+  const method = request.method;
+  if (path === EVENTS_PATH) {
+    allow(method, ["POST"]);
+    return await deps.ingest(request);
+  }
+  if (path.startsWith(CHECKPOINTS_PATH_PREFIX)) {
+    const cluster = path.slice(CHECKPOINTS_PATH_PREFIX.length);
+    if (cluster === "" || cluster.includes("/")) throw notFound(path);
+    allow(method, ["GET"]);
+    return await readCheckpoint(request, cluster, deps);
+  }
+  if (path === "/metrics" && deps.renderMetrics) {
+    allow(method, ["GET"]);
+    return new Response(await deps.renderMetrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+  }
+  if (path === "/livez") {
+    allow(method, ["GET", "HEAD"]);
+    return status(method, 200, "live");
+  }
+  if (path === "/readyz") {
+    allow(method, ["GET", "HEAD"]);
+    if (await deps.store.isReady()) return status(method, 200, "ready");
+    throw new HttpError("NOT_READY", "Cannot serve: the database is unreachable or its schema is not in place");
+  }
+  throw notFound(path);
+}
+
+async function readCheckpoint(request: Request, pathCluster: string, deps: RouteDeps): Promise<Response> {
+  const cluster = await deps.auth.authenticate(request);
+  if (pathCluster !== cluster) {
+    throw new HttpError(
+      "FORBIDDEN_CLUSTER",
+      `Cannot read the checkpoint of "${pathCluster.slice(0, 253)}": the token belongs to cluster "${cluster}"`,
     );
   }
-  if (error instanceof RowRefusalsExceededError) {
-    return new HttpError(
-      "TOO_MANY_ROWS_REFUSED",
-      `${error.message}; nothing was written, send the batch in smaller parts`,
-      { cause: error },
-    );
+  return Response.json(await deps.store.readCheckpoint(cluster));
+}
+
+/** The cluster a request names in its path (`/v1/checkpoints/<cluster>`), for the token refusal log; else null. */
+function toNamedCluster(path: string | null): string | null {
+  if (path === null || !path.startsWith(CHECKPOINTS_PATH_PREFIX)) return null;
+  return path.slice(CHECKPOINTS_PATH_PREFIX.length, CHECKPOINTS_PATH_PREFIX.length + 253) || null;
+}
+
+function toErrorResponse(
+  httpError: HttpError,
+  context: { request: Request; path: string | null; logger: Logger; error: unknown },
+): Response {
+  // NOT_READY is the readiness answer, not a failure; the store logs why it is not ready.
+  if (httpError.status >= 500 && httpError.code !== "NOT_READY") {
+    context.logger.error("request failed", {
+      method: context.request.method,
+      path: context.path?.slice(0, 200) ?? null,
+      status: httpError.status,
+      code: httpError.code,
+      error: describeError(context.error),
+    });
   }
-  if (error instanceof StoreUnavailableError) {
-    return new HttpError(
-      "DATABASE_UNAVAILABLE",
-      "Cannot store the batch: the database is unavailable; nothing was written",
-      {
-        cause: error,
-        headers: { "retry-after": String(RETRY_AFTER_S) },
-      },
-    );
+  return toProblemResponse(httpError);
+}
+
+/** Observer calls must not break a request; a failing one is logged and the request goes on. */
+function observe(logger: Logger, call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    logger.warn("observer failed", { error: describeError(error) });
   }
-  return new HttpError("INTERNAL_ERROR", "Cannot handle the request: an internal error occurred", { cause: error });
 }
 
 function allow(method: string, methods: string[]): void {
@@ -301,10 +201,4 @@ function notFound(path: string): HttpError {
 function status(method: string, code: number, state: string): Response {
   if (method === "HEAD") return new Response(null, { status: code });
   return Response.json({ status: state }, { status: code });
-}
-
-function countCodes(rejected: LineError[]): string {
-  const counts = new Map<string, number>();
-  for (const error of rejected) counts.set(error.code, (counts.get(error.code) ?? 0) + 1);
-  return [...counts].map(([code, n]) => `${code}:${n}`).join(",");
 }

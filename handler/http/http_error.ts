@@ -3,7 +3,7 @@
  */
 import { type Problem, PROBLEM_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
 
-/** Every problem code the handler answers, with its HTTP status and title. The README lists them all. */
+/** Every problem code the handler answers, with its HTTP status and title. handler/README.md lists them all. */
 export const PROBLEM_CODES = {
   MISSING_TOKEN: { status: 401, title: "Missing bearer token" },
   INVALID_TOKEN: { status: 401, title: "Invalid bearer token" },

@@ -8,7 +8,8 @@
  * a batch that was half uploaded. The listener is closed only once no request is in flight.
  */
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
-import { type App, toHttpError } from "./app.ts";
+import type { App } from "./app.ts";
+import { toHttpError } from "./error_mapping.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { readRequestPath } from "./request_path.ts";
 import { createInFlight } from "./in_flight.ts";

@@ -1,6 +1,7 @@
 /**
  * The minified event stored in `k8s_events.raw`: what a reader needs, in core/v1 field names whichever API shape
- * the event came in, with the relay's enrichment folded into the involved object.
+ * the event came in, with the relay's enrichment folded into the involved object and its storm control's count of
+ * replaced versions at the top level.
  */
 import type { EventView, ObjectRef } from "../../shared/contract/event_view.ts";
 import type { EventRecord, OwnerRef } from "../../shared/contract/records.ts";
@@ -26,6 +27,8 @@ export interface MinifiedEvent extends Omit<EventView, IdentityField | "involved
   kind: "Event";
   metadata: Pick<EventView, IdentityField>;
   involvedObject: MinifiedObject;
+  /** Older versions the relay's storm control replaced with this one (the record's `replacedVersions`). */
+  replacedVersions?: number;
 }
 
 /**
@@ -60,6 +63,7 @@ export function toMinifiedEvent(record: EventRecord, view: EventView): MinifiedE
   if (view.reportingInstance !== undefined) event.reportingInstance = view.reportingInstance;
   if (view.source !== undefined) event.source = view.source;
   if (view.related !== undefined && hasKeys(view.related)) event.related = view.related;
+  if (record.replacedVersions !== undefined) event.replacedVersions = record.replacedVersions;
   return event;
 }
 

@@ -144,7 +144,10 @@ export class Batcher {
     if (item.kind !== "event") return { item, line: null, bytes: 0 };
     const enrichment = await this.#options.enrich(item);
     const head = `${this.#lineStart}"observedAt":"${item.observedAt}","event":`;
-    const tail = enrichment === undefined ? "}\n" : `,"enrichment":${JSON.stringify(enrichment)}}\n`;
+    const replaced = item.replacedVersions ? `,"replacedVersions":${item.replacedVersions}` : "";
+    const tail = enrichment === undefined
+      ? `${replaced}}\n`
+      : `${replaced},"enrichment":${JSON.stringify(enrichment)}}\n`;
     // The event's byte length is known from the queue; only the short parts around it are measured here.
     return {
       item,

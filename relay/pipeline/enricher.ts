@@ -17,7 +17,7 @@ export const COMPOSITION_GROUP = "composition.krateo.io";
 /** Owners followed above the involved object. */
 const OWNER_DEPTH_MAX = 8;
 
-/** Stable enrichment failure codes (README, "Enrichment"). */
+/** Stable enrichment failure codes (relay/README.md, "What the relay guarantees"). */
 export type EnrichErrorCode = "FORBIDDEN" | "NOT_FOUND" | "UNKNOWN_KIND" | "TIMEOUT" | "OVERLOADED" | "API_ERROR";
 
 export interface EnricherOptions {

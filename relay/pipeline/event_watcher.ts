@@ -2,7 +2,8 @@
  * The leader's watch loop: resume from the handler's checkpoint, or list (paged) and watch from the list's
  * version; reconnect with jittered backoff after every failure, forever; after 410 Gone relist and queue a gap
  * record. Each event version is queued once; MODIFIED is a new occurrence; DELETED is not sent. Queueing waits
- * while the queue is full, which stops reading the stream.
+ * while the queue is full, which stops reading the stream, unless storm control can merge the version into a queued
+ * older version of the same event (relay/storm_control.ts).
  */
 import type { ObjectRef } from "../../shared/contract/event_view.ts";
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
@@ -11,11 +12,13 @@ import { type Delay, delay as realDelay, toBackoffMs } from "../send/backoff.ts"
 import type { ByteQueue } from "./byte_queue.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "../kube/kube_api.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import { type QueueItem, SMALL_ITEM_BYTES, toUtf8Length } from "./queue_item.ts";
+import { type EventItem, type QueueItem, SMALL_ITEM_BYTES, toUtf8Length } from "./queue_item.ts";
 import { RecentSet, toVersionKey } from "./recent_set.ts";
+import { queueEventItem } from "./storm_control.ts";
 
 export interface EventWatcherOptions {
   kube: Pick<KubeApi, "listEvents" | "watchEvents">;
+  /** Built with `toStormKey` when storm control is on; event versions then may replace queued older ones. */
   queue: ByteQueue<QueueItem>;
   cluster: string;
   /** Empty: all namespaces. One: that namespace's endpoints. More: the cluster-wide watch, filtered here. */
@@ -26,7 +29,14 @@ export interface EventWatcherOptions {
   onActivity: () => void;
   metrics: Pick<
     RelayMetrics,
-    "watchReconnects" | "relists" | "bookmarks" | "eventsReceived" | "eventsDispatched" | "eventsDropped" | "gapRecords"
+    | "watchReconnects"
+    | "relists"
+    | "bookmarks"
+    | "eventsReceived"
+    | "eventsDispatched"
+    | "eventsDropped"
+    | "gapRecords"
+    | "versionsReplaced"
   >;
   logger: Logger;
   listPageLimit?: number;
@@ -56,7 +66,9 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
 
   async function pushEvent(object: KubeObject, resumeVersion: string | null): Promise<void> {
     const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-    const key = toVersionKey(String(metadata.uid), String(metadata.resourceVersion));
+    const uid = typeof metadata.uid === "string" ? metadata.uid : "";
+    const resourceVersion = String(metadata.resourceVersion);
+    const key = toVersionKey(String(metadata.uid), resourceVersion);
     const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
     const isWanted = wanted === undefined || (namespace !== undefined && wanted.has(namespace));
     if (isWanted) metrics.eventsReceived.add(1);
@@ -73,11 +85,18 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
     const eventJson = JSON.stringify(object);
     const involvedObject = (object.involvedObject ?? object.regarding ?? {}) as ObjectRef;
     const observedAt = new Date(now()).toISOString();
-    const eventBytes = toUtf8Length(eventJson);
-    await push(
-      { kind: "event", eventJson, eventBytes, involvedObject, observedAt, resumeVersion, queuedAtMs: now() },
-      eventBytes,
-    );
+    const item: EventItem = {
+      kind: "event",
+      eventJson,
+      eventBytes: toUtf8Length(eventJson),
+      uid,
+      resourceVersion,
+      involvedObject,
+      observedAt,
+      resumeVersion,
+      queuedAtMs: now(),
+    };
+    if (await queueEventItem(queue, item, signal)) metrics.versionsReplaced.add(1);
     metrics.eventsDispatched.add(1);
   }
 

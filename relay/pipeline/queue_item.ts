@@ -6,7 +6,9 @@ import type { GapRecord } from "../../shared/contract/records.ts";
 
 /**
  * An event version to send. `resumeVersion` is the watch position right after it (its resourceVersion for watch
- * notifications), or null for list items, which are no resume point until the whole list has been queued.
+ * notifications), or null for list items, which are no resume point until the whole list has been queued. Storm
+ * control may move it further, to the position of a later notification merged into this or an earlier item
+ * (relay/storm_control.ts explains why that is safe).
  */
 export interface EventItem {
   kind: "event";
@@ -14,10 +16,18 @@ export interface EventItem {
   eventJson: string;
   /** UTF-8 bytes of `eventJson`. */
   eventBytes: number;
+  /** `metadata.uid` of the event: the key storm control replaces by. */
+  uid: string;
+  /** `metadata.resourceVersion` of this version. */
+  resourceVersion: string;
   involvedObject: ObjectRef;
   observedAt: string;
   resumeVersion: string | null;
   queuedAtMs: number;
+  /** Older versions of this event this item replaced in the queue (storm control); 0 or absent when none. */
+  replacedVersions?: number;
+  /** The event's JSON without its cumulative fields, computed when storm control first compares this item. */
+  stableJson?: string;
 }
 
 /** A gap record to send. */

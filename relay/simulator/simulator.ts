@@ -13,7 +13,14 @@ import { ObjectStore } from "./stores/object_store.ts";
 import { ResourceRegistry } from "./stores/resources.ts";
 import { RevisionCounter } from "./stores/revision_counter.ts";
 import { routeRequest } from "./router.ts";
-import { burst, crashLoopStorm, podLifecycle } from "./scenarios/scenarios.ts";
+import {
+  burst,
+  crashLoopStorm,
+  eventStorm,
+  type EventStormOptions,
+  type EventStormResult,
+  podLifecycle,
+} from "./scenarios/scenarios.ts";
 import type { SimulatorState, WatchGoneAnswer } from "./simulator_state.ts";
 
 /** Settings of a simulator; every field is optional. */
@@ -70,6 +77,11 @@ export interface Simulator {
   ): Promise<CoreV1Event[]>;
   /** A BackOff event modified `modifications` times (count and lastTimestamp bumped); returns every version. */
   crashLoopStorm(options: { namespace: string; pod: string; modifications: number }): Promise<CoreV1Event[]>;
+  /**
+   * A crash-looping Deployment: an Unhealthy event for each of `events` pods, then their counts bumped round-robin,
+   * `bumpsPerSecond` in total, for `durationMs`; returns the last version of each event and the versions written.
+   */
+  eventStorm(options: EventStormOptions): Promise<EventStormResult>;
   /** `count` events, at `perSecond` when given, else as fast as possible. */
   burst(options: { count: number; perSecond?: number; namespace?: string }): Promise<CoreV1Event[]>;
   /** Ends the watches and stops the server. */
@@ -190,6 +202,7 @@ function createSimulator(options: SimulatorOptions): Simulator {
     },
     podLifecycle: (scenario) => podLifecycle(target, scenario),
     crashLoopStorm: (scenario) => crashLoopStorm(target, scenario),
+    eventStorm: (scenario) => eventStorm(target, scenario),
     burst: (scenario) => burst(target, scenario),
     close: async () => {
       if (isClosed) return;

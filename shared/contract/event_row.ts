@@ -29,7 +29,7 @@ export interface EventRow {
 /**
  * The `k8s_events` columns a row leaves null when its event lacks what they are mapped from (below, toEventRow), with
  * the row field and the record field each comes from. An adopted table may declare some of them NOT NULL; those
- * fields are then required of every event (README, "Using an existing schema").
+ * fields are then required of every event (handler/README.md, "Using an existing schema").
  */
 export const NULLABLE_COLUMN_SOURCES = {
   namespace: { key: "namespace", field: "event.metadata.namespace (else event.involvedObject.namespace)" },

@@ -1,6 +1,6 @@
 /**
- * Default bounds both sides agree on. Each is configurable (README, "Limits"); the relay sizes its batches below
- * the handler's request limits so that a full batch is never refused.
+ * Default bounds both sides agree on. Each is configurable (handler/README.md and relay/README.md); the relay sizes its
+ * batches below the handler's request limits so that a full batch is never refused.
  */
 export const DEFAULT_LIMITS = {
   /** Compressed request body, as it arrives on the socket. */

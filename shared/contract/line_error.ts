@@ -1,5 +1,5 @@
 /**
- * Stable codes for a rejected NDJSON line. The handler answers them in `rejected[].code`; the README lists them.
+ * Stable codes for a rejected NDJSON line. The handler answers them in `rejected[].code`; handler/README.md lists them.
  */
 export const LINE_ERROR_CODES = [
   "INVALID_UTF8",

@@ -38,7 +38,7 @@ export interface Fence {
   transitions: number;
 }
 
-/** RFC 9457 problem body. `code` is stable and listed in the README. */
+/** RFC 9457 problem body. `code` is stable and listed in handler/README.md. */
 export interface Problem {
   type: string;
   title: string;

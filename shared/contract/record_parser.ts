@@ -195,6 +195,14 @@ function parseEvent(record: Record<string, unknown>, line: number, text: string)
       `Cannot read line ${line}: field "enrichment.labels" must map strings to strings`,
     );
   }
+  const replacedVersions = record.replacedVersions;
+  if (replacedVersions !== undefined && !(Number.isSafeInteger(replacedVersions) && Number(replacedVersions) >= 1)) {
+    return fail(
+      line,
+      "INVALID_FIELD",
+      `Cannot read line ${line}: field "replacedVersions" must be a positive integer when present`,
+    );
+  }
   const raw = event as Record<string, unknown>;
   const metadata = raw.metadata as Record<string, unknown>;
   for (const field of RAW_TIME_FIELDS) {

@@ -43,6 +43,11 @@ export interface EventRecord {
   observedAt: string;
   event: KubernetesEvent;
   enrichment?: Enrichment;
+  /**
+   * How many older versions of this event the relay's storm control replaced with this one before sending them: a
+   * positive integer, absent when none. Their count, lastTimestamp and series are included in this version's.
+   */
+  replacedVersions?: number;
 }
 
 /** Events between two resourceVersions could not be read (for example the watch answered 410 Gone). */

@@ -18,7 +18,7 @@ export type MetricSide = "handler" | "relay";
 /** Where a name comes from: kept from the Krateo events-ingester, or added by this design. */
 export type MetricOrigin = "krateo" | "new";
 
-/** One metric: what an operator reads in the README's metrics table. */
+/** One metric: what an operator reads in the metrics tables of shared/telemetry/README.md. */
 export interface MetricSpec {
   /** OpenTelemetry instrument name. */
   name: string;
@@ -160,7 +160,7 @@ export const METRICS = {
     name: "events_ingester.handler.rejected_lines",
     kind: "counter",
     unit: "{line}",
-    description: "NDJSON lines refused with a line error, by code (README, line error codes).",
+    description: "NDJSON lines refused with a line error, by code (handler/README.md, line codes).",
     labels: ["cluster", "code"],
     side: "handler",
     origin: "new",
@@ -311,6 +311,16 @@ export const METRICS = {
     kind: "counter",
     unit: "{gap}",
     description: "Gap records sent: the relay relisted and events between two versions may have expired unseen.",
+    labels: [],
+    side: "relay",
+    origin: "new",
+  },
+  relayVersionsReplaced: {
+    name: "events_ingester.relay.versions_replaced",
+    kind: "counter",
+    unit: "{version}",
+    description:
+      "Storm control: queued, unsent event versions replaced by a newer version of the same event while the queue was backed up; the newer record carries the count in replacedVersions.",
     labels: [],
     side: "relay",
     origin: "new",

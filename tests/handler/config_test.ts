@@ -226,10 +226,11 @@ Deno.test("loadHandlerConfig refuses the hash of a published example token, inli
       problemsOf({ ...MINIMAL, CLUSTER_TOKEN_HASHES: `c=${exampleHash}`, CLUSTER_TOKEN_HASHES_FILE: path }),
       [
         'CLUSTER_TOKEN_HASHES: the hash for cluster "c" is that of the example token published in ' +
-        'deploy/overlays/single-cluster, with which anyone can write: make a new token (README, "Making a token")',
+        "deploy/overlays/single-cluster, with which anyone can write: make a new token " +
+        '(handler/README.md, "Making a token")',
         `CLUSTER_TOKEN_HASHES_FILE (${path}): the hash for cluster "my-cluster" is that of the example token ` +
         "published in deploy/overlays/single-cluster, with which anyone can write: make a new token " +
-        '(README, "Making a token")',
+        '(handler/README.md, "Making a token")',
       ],
     );
   } finally {

@@ -45,6 +45,8 @@ export interface InProcessRelay {
   queueBytes(): number;
   /** Event versions the relay has read and queued so far. */
   eventsQueued(): number;
+  /** Queued versions storm control has replaced by a newer version so far (events_ingester.relay.versions_replaced). */
+  versionsReplaced(): number;
   stop(): Promise<void>;
 }
 
@@ -229,6 +231,14 @@ export async function withPipeline(
             queuedCounter.add(value, attributes);
           },
         };
+        let versionsReplaced = 0;
+        const replacedCounter = metrics.versionsReplaced;
+        metrics.versionsReplaced = {
+          add(value: number, attributes?: Record<string, string>) {
+            versionsReplaced += value;
+            replacedCounter.add(value, attributes);
+          },
+        };
         const relay = createRelay({
           config,
           cluster: config.clusterName!,
@@ -245,6 +255,7 @@ export async function withPipeline(
           logs,
           queueBytes: () => readQueue().bytes,
           eventsQueued: () => eventsQueued,
+          versionsReplaced: () => versionsReplaced,
           async stop() {
             if (!isStopped) controller.abort();
             isStopped = true;

@@ -1,7 +1,8 @@
 /**
  * Scenario generators: the event traffic of a real cluster. Pod lifecycles through deployments (with the objects
- * they refer to, labels and owner references), a crash-loop storm that bumps one event's count with MODIFIED, and
- * bursts of thousands of events a second. Each returns the event versions it wrote.
+ * they refer to, labels and owner references), a crash-loop storm that bumps one event's count with MODIFIED, an
+ * event storm that bumps many events' counts thousands of times a second, and bursts of thousands of events a second.
+ * Each returns the event versions it wrote (the event storm: the last version of each event and how many it wrote).
  */
 import type { CoreV1Event, KubeObject, ObjectReference } from "../stores/kube_types.ts";
 import type { EventDraft } from "./new_event.ts";
@@ -135,6 +136,84 @@ export async function crashLoopStorm(
     if (target.signal.aborted) break;
   }
   return versions;
+}
+
+/** What an event storm wrote. */
+export interface EventStormResult {
+  /** The last version of each event, in pod order. */
+  events: CoreV1Event[];
+  /** Versions written: one ADDED per event plus every MODIFIED. */
+  versions: number;
+}
+
+/** The most an event storm catches up in one step after its process was held up, in ms of its rate. */
+export const STORM_CATCH_UP_MS = 50;
+
+/** Settings of an event storm. */
+export interface EventStormOptions {
+  namespace: string;
+  /** Pods are named `<deployment>-<i>`. */
+  deployment: string;
+  /** Events in the storm, one per pod. */
+  events: number;
+  /** MODIFIED versions written a second, over all events. */
+  bumpsPerSecond: number;
+  durationMs: number;
+  /** The probe output in each message is padded to about this many bytes (kubelet keeps up to 10 KiB). Default 0. */
+  probeOutputBytes?: number;
+}
+
+/**
+ * A large Deployment crash-looping with a failing probe: one `Unhealthy` Warning for each of `events` pods, then
+ * their counts bumped round-robin (count + 1 and a new lastTimestamp, one MODIFIED each), `bumpsPerSecond` in total,
+ * paced on the wall clock in 10 ms steps, for `durationMs`; a step writes at most `STORM_CATCH_UP_MS` worth of bumps.
+ * Stops early when the target's signal aborts.
+ */
+export async function eventStorm(target: ScenarioTarget, options: EventStormOptions): Promise<EventStormResult> {
+  const { namespace, deployment, events, bumpsPerSecond, durationMs, probeOutputBytes = 0 } = options;
+  if (!Number.isInteger(events) || events < 1 || !(bumpsPerSecond > 0) || !(durationMs >= 0)) {
+    throw new RangeError(
+      `Cannot run an event storm: events ${events}, bumpsPerSecond ${bumpsPerSecond}, durationMs ${durationMs}`,
+    );
+  }
+  const output = "HTTP probe failed with statuscode: 500; body: " +
+    "upstream connect error or disconnect/reset before headers. ".repeat(Math.ceil(probeOutputBytes / 60));
+  const latest: CoreV1Event[] = [];
+  for (let i = 0; i < events && !target.signal.aborted; i++) {
+    const name = `${deployment}-${i}`;
+    const pod = target.getObject("v1", "Pod", namespace, name) ?? target.putObject({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace, labels: { app: deployment } },
+      spec: { nodeName: ensureNode(target).metadata.name, containers: [{ name: "app", image: SCENARIO_IMAGE }] },
+      status: { phase: "Running" },
+    });
+    latest.push(target.createEvent({
+      involvedObject: { ...toReference(pod), fieldPath: "spec.containers{app}" },
+      reason: "Unhealthy",
+      type: "Warning",
+      message: `Liveness probe failed: ${output.slice(0, Math.max(probeOutputBytes, 48))}`,
+      source: { component: "kubelet", host: SCENARIO_NODE },
+    }));
+  }
+  const startedAtMs = performance.now();
+  let bumps = 0;
+  let owed = 1;
+  for (let lastMs = startedAtMs, nowMs = lastMs; nowMs - startedAtMs < durationMs && !target.signal.aborted;) {
+    // A stall of the process (a loaded machine) is not made up with one huge write: a real storm does not bunch up.
+    owed = Math.min(owed + (nowMs - lastMs) * bumpsPerSecond / 1000, STORM_CATCH_UP_MS * bumpsPerSecond / 1000 + 1);
+    for (; owed >= 1; owed--, bumps++) {
+      const i = bumps % latest.length;
+      latest[i] = target.updateEvent(namespace, latest[i]!.metadata.name ?? "", (event) => {
+        event.count = (event.count ?? 1) + 1;
+        event.lastTimestamp = toSecondsTimestamp(target.now());
+      });
+    }
+    await pause(10, target.signal);
+    lastMs = nowMs;
+    nowMs = performance.now();
+  }
+  return { events: latest, versions: latest.length + bumps };
 }
 
 /** Pods a burst's events are about, per namespace. */

@@ -621,3 +621,23 @@ Deno.test("POST /v1/events answers 429 TOO_MANY_REQUESTS past REQUESTS_IN_FLIGHT
     await assertStillServes(h);
   }, { REQUESTS_IN_FLIGHT_MAX: "1" });
 });
+
+Deno.test("createApp logs requests refused for their token once per cluster and minute, without the token", async () => {
+  await withApp(async (h) => {
+    for (let i = 0; i < 5; i++) await post(h.app, ndjson([eventRecord()]), { token: `guessed-${i}` });
+    await post(h.app, ndjson([eventRecord()]), { token: null });
+    const refusals = h.logs.map((line) => JSON.parse(line)).filter((l) => l.msg === "request refused for its token");
+    assert.deepEqual(
+      refusals.map(({ level, code, cluster, refusedSinceLastLine }) => ({
+        level,
+        code,
+        cluster,
+        refusedSinceLastLine,
+      })),
+      [
+        { level: "warn", code: "INVALID_TOKEN", cluster: null, refusedSinceLastLine: 1 },
+      ],
+    );
+    assert.equal(h.logs.some((line) => line.includes("guessed")), false, "no token value is logged");
+  });
+});

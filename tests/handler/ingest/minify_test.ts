@@ -112,6 +112,31 @@ Deno.test("toMinifiedEvent folds enrichment into the involved object", () => {
   });
 });
 
+Deno.test("toMinifiedEvent keeps the record's replacedVersions at the top level, last, only when sent", () => {
+  const event = {
+    metadata: { uid: "u1", resourceVersion: "9" },
+    involvedObject: { kind: "Pod", name: "p" },
+    count: 40,
+    lastTimestamp: "2024-03-01T10:00:00Z",
+  };
+  const record: EventRecord = {
+    v: 1,
+    kind: "event",
+    cluster: "c",
+    observedAt: "2024-03-01T10:00:01Z",
+    event,
+    replacedVersions: 12,
+  };
+  const minified = toMinifiedEvent(record, toEventView(event)!);
+  assert.equal(
+    JSON.stringify(minified),
+    '{"apiVersion":"v1","kind":"Event","metadata":{"uid":"u1","resourceVersion":"9"},' +
+      '"involvedObject":{"kind":"Pod","name":"p"},"count":40,"lastTimestamp":"2024-03-01T10:00:00Z",' +
+      '"replacedVersions":12}',
+  );
+  assert.equal("replacedVersions" in minify(event), false);
+});
+
 Deno.test("toMinifiedEvent leaves out empty enrichment", () => {
   const minified = minify(
     { metadata: { uid: "u1", resourceVersion: "5" }, involvedObject: {}, eventTime: "2024-03-01T10:00:00Z" },

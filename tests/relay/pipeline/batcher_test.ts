@@ -12,6 +12,8 @@ function event(rv: string, options: { resume?: boolean; atMs?: number; pad?: num
     kind: "event",
     eventJson,
     eventBytes: new TextEncoder().encode(eventJson).length,
+    uid: `u${rv}`,
+    resourceVersion: rv,
     involvedObject: { kind: "Pod", name: "p" },
     observedAt: "2026-01-01T00:00:00.000Z",
     resumeVersion: options.resume === false ? null : rv,
@@ -55,6 +57,18 @@ Deno.test("Batcher encodes event records with cluster, observedAt, the event tex
   ]);
   assert.equal(batch?.bytes, batch?.lines[0]?.length);
   assert.equal(batch?.eventCount, 1);
+});
+
+Deno.test("Batcher writes replacedVersions into the record of an item that replaced queued versions", async () => {
+  const { queue, batcher } = setup({ batchRecordsMax: 1 });
+  await queue.push({ ...event("8"), replacedVersions: 3 }, 10);
+  const batch = await batcher.next({ signal });
+  assert.deepEqual(batch?.lines, [
+    '{"v":1,"kind":"event","cluster":"c1","observedAt":"2026-01-01T00:00:00.000Z",' +
+    '"event":{"metadata":{"uid":"u8","resourceVersion":"8"},"message":""},"replacedVersions":3,' +
+    '"enrichment":{"labels":{"app":"p"}}}\n',
+  ]);
+  assert.equal(batch?.bytes, batch?.lines[0]?.length);
 });
 
 Deno.test("Batcher closes a batch before batchBytesMax and carries the line that did not fit", async () => {

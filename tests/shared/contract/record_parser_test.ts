@@ -184,6 +184,23 @@ Deno.test("parseRecordLine rejects labels that are not a string map with INVALID
   assert.equal(codeOf(eventLine({ enrichment: "x" })), "INVALID_FIELD");
 });
 
+Deno.test("parseRecordLine accepts replacedVersions as a positive integer and refuses anything else", () => {
+  const parsed = parseRecordLine(eventLine({ replacedVersions: 41 }), 1, options);
+  assert.equal(parsed.ok && parsed.record.kind === "event" ? parsed.record.replacedVersions : "refused", 41);
+  for (const value of [0, -1, 1.5, "2", null, 2 ** 53, { n: 1 }]) {
+    const text = eventLine({ replacedVersions: value });
+    const refused = parseRecordLine(text, 7, options);
+    assert.deepEqual(refused, {
+      ok: false,
+      error: {
+        line: 7,
+        code: "INVALID_FIELD",
+        message: 'Cannot read line 7: field "replacedVersions" must be a positive integer when present',
+      },
+    }, text);
+  }
+});
+
 Deno.test("parseRecordLine checks gap fields", () => {
   const gap = { v: 1, kind: "gap", cluster: "c", observedAt: "2026-11-25T10:00:00Z", from: "1", to: "9", reason: "R" };
   assert.equal(codeOf(JSON.stringify({ ...gap, from: undefined })), "MISSING_FIELD");

@@ -50,6 +50,81 @@ Deno.test("crashLoopStorm bumps one event's count with MODIFIED versions a watch
   });
 });
 
+Deno.test("eventStorm bumps many events round-robin at the given rate for the given time", async () => {
+  await withSimulator(async (simulator) => {
+    const watch = await recordWatch(simulator, "/api/v1/namespaces/storm/events", {
+      resourceVersion: simulator.resourceVersion,
+    });
+    const startedAt = performance.now();
+    const storm = await simulator.eventStorm({
+      namespace: "storm",
+      deployment: "web",
+      events: 5,
+      bumpsPerSecond: 1_000,
+      durationMs: 300,
+      probeOutputBytes: 1_000,
+    });
+    const elapsedMs = performance.now() - startedAt;
+    assert.equal(storm.events.length, 5);
+    assert.deepEqual(storm.events.map((e) => e.involvedObject.name), ["web-0", "web-1", "web-2", "web-3", "web-4"]);
+    assert.equal(new Set(storm.events.map((e) => e.metadata.uid)).size, 5);
+    assert.deepEqual(new Set(storm.events.map((e) => `${e.type} ${e.reason}`)), new Set(["Warning Unhealthy"]));
+    assert.deepEqual(
+      storm.events.map((e) => e.message?.length),
+      Array(5).fill("Liveness probe failed: ".length + 1_000),
+    );
+    // Every version bumps one count by one, round-robin: the counts add up to the versions and differ by one at most.
+    const counts = storm.events.map((e) => e.count ?? 0);
+    assert.equal(counts.reduce((a, b) => a + b), storm.versions);
+    assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, counts.join(","));
+    assert.equal(simulator.emittedVersions().length, storm.versions);
+    // Paced at 1,000 a second for 300 ms: never more than 300 bumps; the last 10 ms step may fall anywhere before.
+    const bumps = storm.versions - 5;
+    assert.ok(bumps <= 300 && bumps >= 200, `${bumps} bumps`);
+    assert.ok(elapsedMs >= 300 && elapsedMs < 2_000, `took ${elapsedMs} ms`);
+    await watch.waitForCount(storm.versions);
+    assert.deepEqual(
+      watch.events.map((e) => e.type),
+      [...Array(5).fill("ADDED"), ...Array(bumps).fill("MODIFIED")],
+    );
+    watch.abort();
+  });
+});
+
+Deno.test("eventStorm does not make up a stall of its process with one huge write", async () => {
+  await withSimulator(async (simulator) => {
+    const storming = simulator.eventStorm({
+      namespace: "storm",
+      deployment: "web",
+      events: 3,
+      bumpsPerSecond: 1_000,
+      durationMs: 500,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const blockedUntil = performance.now() + 300;
+    while (performance.now() < blockedUntil) {
+      // Holds the thread as a loaded machine would: the storm's next step comes 300 ms late.
+    }
+    const storm = await storming;
+    // 500 ms at 1,000 a second, less the 300 ms stall, plus at most STORM_CATCH_UP_MS (50 ms) caught up after it.
+    const bumps = storm.versions - 3;
+    assert.ok(bumps <= 500 - 300 + 50 + 1, `${bumps} bumps`);
+  });
+});
+
+Deno.test("eventStorm refuses a non-positive size or rate with RangeError", async () => {
+  await withSimulator(async (simulator) => {
+    await assert.rejects(
+      simulator.eventStorm({ namespace: "s", deployment: "d", events: 0, bumpsPerSecond: 1, durationMs: 1 }),
+      { name: "RangeError", message: "Cannot run an event storm: events 0, bumpsPerSecond 1, durationMs 1" },
+    );
+    await assert.rejects(
+      simulator.eventStorm({ namespace: "s", deployment: "d", events: 1, bumpsPerSecond: 0, durationMs: 1 }),
+      RangeError,
+    );
+  });
+});
+
 Deno.test("burst without a pace writes thousands of events at once", async () => {
   await withSimulator(async (simulator) => {
     const startedAt = performance.now();
