@@ -41,6 +41,7 @@ export interface RelayConfig {
   healthPort: number;
   shutdownDeadlineS: number;
   retryBackoffMaxMs: number;
+  handlerRequestTimeoutMs: number;
   isDebug: boolean;
   isOtelEnabled: boolean;
   otelExportIntervalS: number;
@@ -60,6 +61,7 @@ export const RELAY_DEFAULTS = {
   healthPort: 8081,
   shutdownDeadlineS: 10,
   retryBackoffMaxMs: 30_000,
+  handlerRequestTimeoutMs: 30_000,
   otelExportIntervalS: 60,
   isStormControlEnabled: true,
 } as const;
@@ -131,6 +133,10 @@ export function loadRelayConfig(env: Env, options: { hostname?: string } = {}): 
     healthPort: read.integer("HEALTH_PORT", RELAY_DEFAULTS.healthPort, { min: 0, max: 65535 }),
     shutdownDeadlineS: read.number("SHUTDOWN_DEADLINE_S", RELAY_DEFAULTS.shutdownDeadlineS, { min: 0 }),
     retryBackoffMaxMs: read.integer("RETRY_BACKOFF_MAX_MS", RELAY_DEFAULTS.retryBackoffMaxMs, { min: 1 }),
+    handlerRequestTimeoutMs: read.integer("HANDLER_REQUEST_TIMEOUT_MS", RELAY_DEFAULTS.handlerRequestTimeoutMs, {
+      min: 100,
+      max: 600_000,
+    }),
     isDebug: read.boolean("DEBUG", false),
     isOtelEnabled: read.boolean("OTEL_ENABLED", false),
     otelExportIntervalS: read.duration("OTEL_EXPORT_INTERVAL", RELAY_DEFAULTS.otelExportIntervalS),

@@ -112,6 +112,7 @@ function createParts(options: RelayOptions, clock: { now: () => number; delay: D
     cluster: options.cluster,
     readToken: options.readToken,
     retryBackoffMaxMs: config.retryBackoffMaxMs,
+    requestTimeoutMs: config.handlerRequestTimeoutMs,
     metrics,
     logger,
     fetch: options.fetch,

@@ -16,6 +16,7 @@ import {
 } from "../../shared/contract/protocol.ts";
 import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import type { Batch } from "../pipeline/batcher.ts";
+import { RELAY_DEFAULTS } from "../config.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { sendSplitting } from "./batch_splitter.ts";
 import type { GzipBatch } from "./gzip_ndjson.ts";
@@ -29,6 +30,9 @@ import {
 import type { SendOutcome } from "./send_outcome.ts";
 import type { TokenReader } from "./token_reader.ts";
 
+/** Statuses whose answers have no body (a Response with one of them cannot be given a body). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
 export interface HandlerClientOptions {
   /** Base URL of the handler, without a trailing slash. */
   url: string;
@@ -37,6 +41,12 @@ export interface HandlerClientOptions {
   readToken: TokenReader;
   retryBackoffBaseMs?: number;
   retryBackoffMaxMs: number;
+  /**
+   * Longest time one request may take, from sending to the last byte of the answer; then it is abandoned and retried
+   * like a network failure (reason `TIMEOUT`). Catches a handler path that drops packets silently, which TCP alone
+   * notices only after many minutes. Default RELAY_DEFAULTS.handlerRequestTimeoutMs (HANDLER_REQUEST_TIMEOUT_MS).
+   */
+  requestTimeoutMs?: number;
   metrics: Pick<RelayMetrics, "sendRetries" | "rejectedLines" | "sendDurationS" | "batchRecords">;
   logger: Logger;
   fetch?: typeof fetch;
@@ -175,11 +185,21 @@ export class HandlerClient {
 
   /** One exchange; throws RetryableError for a network failure and for the answers worth retrying. */
   async #request(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+    const { requestTimeoutMs = RELAY_DEFAULTS.handlerRequestTimeoutMs } = this.#options;
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
     let response: Response;
     try {
-      response = await this.#fetch(url, { ...init, signal });
+      const answer = await this.#fetch(url, { ...init, signal: AbortSignal.any([signal, timeout]) });
+      // The answer is small: read all of it under the same bound, so a stall after the headers is caught too.
+      const body = NULL_BODY_STATUSES.has(answer.status) ? null : await answer.arrayBuffer();
+      response = new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
     } catch (error) {
       if (signal.aborted) throw error;
+      if (timeout.aborted) {
+        throw new RetryableError(`Cannot reach the handler: no answer within ${requestTimeoutMs} ms`, "TIMEOUT", {
+          cause: error,
+        });
+      }
       throw new RetryableError(`Cannot reach the handler: ${describeError(error)}`, "NETWORK", { cause: error });
     }
     if (!isRetryableStatus(response.status)) {

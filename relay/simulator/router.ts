@@ -6,6 +6,7 @@ import { handleEventCollection, handleEventGet } from "./routes/event_routes.ts"
 import { toCoreVersions, toGroupList, toResourceList, toVersionInfo } from "./routes/discovery.ts";
 import { jsonResponse, KubeApiError, statusResponse, toErrorResponse, toKubeStatus } from "./routes/kube_status.ts";
 import { handleObjectRequest } from "./routes/object_routes.ts";
+import type { KubeStatus } from "./stores/kube_types.ts";
 import type { SimulatorState } from "./simulator_state.ts";
 import { pause } from "../../shared/delay.ts";
 
@@ -18,7 +19,8 @@ export async function routeRequest(state: SimulatorState, request: Request, sign
   let response: Response;
   const injected = controls.takeInjectedStatus(request.method, path);
   if (injected !== undefined) {
-    response = statusResponse(toKubeStatus(injected, { message: `injected failure with status ${injected}` }));
+    const details = INJECTED_DETAIL_CODES.has(injected) ? toPathDetails(url) : undefined;
+    response = statusResponse(toKubeStatus(injected, { message: `injected failure with status ${injected}`, details }));
   } else {
     try {
       response = await dispatch(state, request, url);
@@ -99,6 +101,30 @@ function dispatchResource(
     throw new KubeApiError(405, "MethodNotAllowed", "the simulator serves events read-only");
   }
   return handleObjectRequest(state, request, url, { type, namespace: type.isNamespaced ? namespace : "", name });
+}
+
+/** Injected statuses that name the resource in their details, as the API server's 403, 404 and 409 do. */
+const INJECTED_DETAIL_CODES = new Set([403, 404, 409]);
+
+/**
+ * The Status details the API server gives for a path: the resource (`kind`), its group unless core, and the name
+ * when the path names one. Undefined for paths that are not resource paths.
+ */
+export function toPathDetails(url: URL): KubeStatus["details"] {
+  const segments = url.pathname.split("/").filter((segment) => segment !== "");
+  let group = "";
+  let rest: string[];
+  if (segments[0] === "api") rest = segments.slice(2);
+  else if (segments[0] === "apis" && segments.length > 3) [group = "", rest] = [segments[1], segments.slice(3)];
+  else return undefined;
+  if (rest[0] === "watch") rest = rest.slice(1);
+  const [resource, name] = rest[0] === "namespaces" && rest.length >= 3 ? [rest[2], rest[3]] : [rest[0], rest[1]];
+  if (resource === undefined) return undefined;
+  return {
+    ...(name === undefined ? {} : { name: decodeURIComponent(name) }),
+    ...(group === "" ? {} : { group }),
+    kind: resource,
+  };
 }
 
 function notFound(url: URL): KubeApiError {

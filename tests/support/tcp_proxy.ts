@@ -6,15 +6,18 @@
 
 /** A running proxy. */
 export interface TcpProxy {
-  /** The port the proxy listens on (127.0.0.1). */
+  /** The port the proxy listens on (127.0.0.1 unless another address was given). */
   port: number;
   /** Closes the listener and every open connection; safe to call more than once. */
   stop(): Promise<void>;
 }
 
-/** Starts a proxy from a free port on 127.0.0.1 to `target`. */
-export function startTcpProxy(target: { hostname: string; port: number }): TcpProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** Starts a proxy from a free port on `options.hostname` (default 127.0.0.1) to `target`. */
+export function startTcpProxy(
+  target: { hostname: string; port: number },
+  options: { hostname?: string } = {},
+): TcpProxy {
+  const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
   const connections = new Set<Deno.Conn>();
   const pipes: Promise<void>[] = [];
   let isStopped = false;

@@ -8,10 +8,19 @@ import { toGroupVersion } from "../stores/resources.ts";
 /** The version the simulator claims to be. */
 const SIMULATED_VERSION = { major: "1", minor: "31", gitVersion: "v1.31.0-simulator" } as const;
 
+/** The compatibility version fields a kube-apiserver reports beside its version (since v1.32). */
+const COMPATIBILITY_VERSION = {
+  emulationMajor: "1",
+  emulationMinor: "31",
+  minCompatibilityMajor: "1",
+  minCompatibilityMinor: "30",
+} as const;
+
 /** `/version`. */
 export function toVersionInfo(): Record<string, string> {
   return {
     ...SIMULATED_VERSION,
+    ...COMPATIBILITY_VERSION,
     gitCommit: "0000000000000000000000000000000000000000",
     gitTreeState: "clean",
     buildDate: "2026-01-01T00:00:00Z",
@@ -52,7 +61,8 @@ export function toResourceList(
   if (types.length === 0) return undefined;
   return {
     kind: "APIResourceList",
-    apiVersion: "v1",
+    // The API server leaves apiVersion out of the core group's list (/api/v1) and sets it for named groups.
+    ...(group === "" ? {} : { apiVersion: "v1" }),
     groupVersion: toGroupVersion(group, version),
     resources: types.map((type) => {
       const resource: Record<string, unknown> = {
@@ -63,6 +73,7 @@ export function toResourceList(
         verbs: type.verbs,
       };
       if (type.shortNames) resource.shortNames = type.shortNames;
+      if (type.categories) resource.categories = type.categories;
       return resource;
     }),
   };

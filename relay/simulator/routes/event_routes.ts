@@ -68,9 +68,10 @@ function listEvents(
     const rows = page.items.map((json) => toEventRow(JSON.parse(json) as CoreV1Event, nowMs));
     return jsonResponse(toTable(EVENT_COLUMNS, rows, { resourceVersion: listVersion, continueToken: nextToken }));
   }
-  const metadata = nextToken === undefined
-    ? `{"resourceVersion":"${listVersion}"}`
-    : `{"resourceVersion":"${listVersion}","continue":${JSON.stringify(nextToken)}}`;
+  const listMeta: Record<string, unknown> = { resourceVersion: listVersion };
+  if (nextToken !== undefined) listMeta.continue = nextToken;
+  if (page.remainingItemCount !== undefined) listMeta.remainingItemCount = page.remainingItemCount;
+  const metadata = JSON.stringify(listMeta);
   if (representation === "metadata") {
     const items = page.items.map((json) => JSON.stringify(toPartialObjectMetadata(JSON.parse(json).metadata)));
     return jsonResponse(

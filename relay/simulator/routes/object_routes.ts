@@ -114,5 +114,33 @@ async function readObject(request: Request, type: ResourceType, namespace: strin
     }
     object.metadata.namespace = namespace;
   }
+  assertValidName(type, object.metadata.name);
   return object;
+}
+
+/** An RFC 1123 subdomain (object names) and label (namespace names), as the API server validates them. */
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Throws 422 Invalid, with the API server's details and cause, for a name it would refuse (a missing one passes). */
+function assertValidName(type: ResourceType, name: unknown): void {
+  if (typeof name !== "string" || name === "") return;
+  const isNamespace = type.group === "" && type.resource === "namespaces";
+  const isValid = isNamespace ? LABEL.test(name) && name.length <= 63 : SUBDOMAIN.test(name) && name.length <= 253;
+  if (isValid) return;
+  const rule = isNamespace ? "a lowercase RFC 1123 label" : "a lowercase RFC 1123 subdomain";
+  const message = `Invalid value: ${JSON.stringify(name)}: ${rule} must consist of lower case alphanumeric ` +
+    "characters, '-'" + (isNamespace ? "" : " or '.'") + ", and must start and end with an alphanumeric character";
+  const qualifiedKind = type.group === "" ? type.kind : `${type.kind}.${type.group}`;
+  throw new KubeApiError(
+    422,
+    "Invalid",
+    `${qualifiedKind} ${JSON.stringify(name)} is invalid: metadata.name: ${message}`,
+    {
+      name,
+      ...(type.group === "" ? {} : { group: type.group }),
+      kind: type.kind,
+      causes: [{ reason: "FieldValueInvalid", message, field: "metadata.name" }],
+    },
+  );
 }

@@ -38,7 +38,7 @@ export const EVENT_COLUMNS: readonly Column[] = [
   column("Message", "A human-readable description of the status of this operation."),
   column("First Seen", "The time at which the event was first recorded.", 1),
   column("Count", "The number of times this event has occurred.", 1),
-  column("Name", "Name must be unique within a namespace.", 1),
+  { ...column("Name", "Name must be unique within a namespace.", 1), format: "name" },
 ];
 
 /** The default columns for kinds without their own printer. */

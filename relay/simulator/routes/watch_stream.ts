@@ -67,7 +67,7 @@ export function createWatchStream(options: WatchStreamOptions): ReadableStream<U
   };
 
   const bookmarkLine = (resourceVersion: number, annotations?: Record<string, string>) => {
-    const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion), creationTimestamp: null };
+    const metadata: Record<string, unknown> = { resourceVersion: String(resourceVersion) };
     if (annotations) metadata.annotations = annotations;
     return JSON.stringify({ type: "BOOKMARK", object: { kind: "Event", apiVersion: "v1", metadata } }) + "\n";
   };

@@ -22,10 +22,14 @@ export interface EventChange {
   json: string;
 }
 
-/** A page of a snapshot list. `continueKey` is set when more items follow. */
+/**
+ * A page of a snapshot list. `continueKey` is set when more items follow; `remainingItemCount` too, with how many,
+ * unless a filter was given (the API server counts only unfiltered lists).
+ */
 export interface EventPage {
   items: string[];
   continueKey?: string;
+  remainingItemCount?: number;
 }
 
 /** What a watch positioned at a resourceVersion reads next. */
@@ -189,11 +193,23 @@ export class EventStore {
       if (!key.startsWith(prefix)) break;
       const json = jsonAt(this.#entries.get(key), resourceVersion);
       if (json === undefined || (filter !== undefined && !filter(json))) continue;
-      if (items.length === limit) return { items, continueKey: lastKey };
+      if (items.length === limit) {
+        if (filter !== undefined) return { items, continueKey: lastKey };
+        return { items, continueKey: lastKey, remainingItemCount: this.#countLive(keys, i, prefix, resourceVersion) };
+      }
       items.push(json);
       lastKey = key;
     }
     return { items };
+  }
+
+  /** How many of `keys` from index `from` on, under `prefix`, hold a live event at `resourceVersion`. */
+  #countLive(keys: readonly string[], from: number, prefix: string, resourceVersion: number): number {
+    let count = 0;
+    for (let i = from; i < keys.length && keys[i]!.startsWith(prefix); i++) {
+      if (jsonAt(this.#entries.get(keys[i]!), resourceVersion) !== undefined) count++;
+    }
+    return count;
   }
 
   /** Up to `max` changes after `resourceVersion` (in `namespace` when given), or isExpired when that is too old. */

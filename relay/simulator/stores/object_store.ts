@@ -2,7 +2,7 @@
  * Objects other than events (pods, replicasets, deployments, nodes, namespaces, leases, custom resources): the
  * newest version of each, with optimistic concurrency on writes (a stale resourceVersion answers 409 Conflict).
  */
-import type { KubeObject } from "./kube_types.ts";
+import type { KubeObject, KubeStatus } from "./kube_types.ts";
 import { KubeApiError } from "../routes/kube_status.ts";
 import type { ResourceType } from "./resources.ts";
 import type { RevisionCounter } from "./revision_counter.ts";
@@ -49,11 +49,12 @@ export class ObjectStore {
   create(type: ResourceType, object: KubeObject): KubeObject {
     const { namespace, name } = identify(type, object);
     if (this.#objects.has(toObjectKey(type, namespace, name))) {
-      throw new KubeApiError(409, "AlreadyExists", `${type.resource}${groupSuffix(type)} "${name}" already exists`, {
-        name,
-        group: type.group,
-        kind: type.resource,
-      });
+      throw new KubeApiError(
+        409,
+        "AlreadyExists",
+        `${type.resource}${groupSuffix(type)} "${name}" already exists`,
+        toDetails(type, name),
+      );
     }
     return this.#write(type, object, undefined);
   }
@@ -74,7 +75,7 @@ export class ObjectStore {
         `Operation cannot be fulfilled on ${type.resource}${
           groupSuffix(type)
         } "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-        { name, group: type.group, kind: type.resource },
+        toDetails(type, name),
       );
     }
     if (object.metadata.uid && object.metadata.uid !== existing.metadata.uid) {
@@ -84,7 +85,7 @@ export class ObjectStore {
         `Operation cannot be fulfilled on ${type.resource}${
           groupSuffix(type)
         } "${name}": Precondition failed: UID in precondition: ${object.metadata.uid}, UID in object meta: ${existing.metadata.uid}`,
-        { name, group: type.group, kind: type.resource },
+        toDetails(type, name),
       );
     }
     return this.#write(type, object, existing);
@@ -138,9 +139,19 @@ function groupSuffix(type: ResourceType): string {
 
 /** The 404 KubeApiError for an object that does not exist. */
 export function toNotFoundError(type: ResourceType, name: string): KubeApiError {
-  return new KubeApiError(404, "NotFound", `${type.resource}${groupSuffix(type)} "${name}" not found`, {
-    name,
-    group: type.group,
+  return new KubeApiError(
+    404,
+    "NotFound",
+    `${type.resource}${groupSuffix(type)} "${name}" not found`,
+    toDetails(type, name),
+  );
+}
+
+/** A Status's details for an object: name, group (left out for the core group, as the API server does), resource. */
+export function toDetails(type: ResourceType, name?: string): NonNullable<KubeStatus["details"]> {
+  return {
+    ...(name === undefined ? {} : { name }),
+    ...(type.group === "" ? {} : { group: type.group }),
     kind: type.resource,
-  });
+  };
 }

@@ -15,6 +15,8 @@ export interface ResourceType {
   isNamespaced: boolean;
   verbs: string[];
   shortNames?: string[];
+  /** Groups of resources, e.g. `all` (what `kubectl get all` lists). */
+  categories?: string[];
 }
 
 const OBJECT_VERBS = ["create", "delete", "get", "list", "update"];
@@ -22,7 +24,7 @@ const OBJECT_VERBS = ["create", "delete", "get", "list", "update"];
 /** What a fresh simulator serves; `putObject` of another kind adds its type. */
 const BUILT_IN_RESOURCES: readonly ResourceType[] = [
   core("events", "Event", { verbs: ["get", "list", "watch"], shortNames: ["ev"] }),
-  core("pods", "Pod", { shortNames: ["po"] }),
+  core("pods", "Pod", { shortNames: ["po"], categories: ["all"] }),
   core("nodes", "Node", { isNamespaced: false, shortNames: ["no"] }),
   core("namespaces", "Namespace", { isNamespaced: false, shortNames: ["ns"] }),
   apps("deployments", "Deployment", ["deploy"]),
@@ -52,7 +54,7 @@ const BUILT_IN_RESOURCES: readonly ResourceType[] = [
 function core(
   resource: string,
   kind: string,
-  options: { isNamespaced?: boolean; verbs?: string[]; shortNames?: string[] },
+  options: { isNamespaced?: boolean; verbs?: string[]; shortNames?: string[]; categories?: string[] },
 ): ResourceType {
   return {
     group: "",
@@ -63,6 +65,7 @@ function core(
     isNamespaced: options.isNamespaced ?? true,
     verbs: options.verbs ?? OBJECT_VERBS,
     shortNames: options.shortNames,
+    categories: options.categories,
   };
 }
 
@@ -76,6 +79,7 @@ function apps(resource: string, kind: string, shortNames: string[]): ResourceTyp
     isNamespaced: true,
     verbs: OBJECT_VERBS,
     shortNames,
+    categories: ["all"],
   };
 }
 

@@ -286,3 +286,56 @@ Deno.test("HandlerClient.readCheckpoint reads the cluster's resume point", async
     ]]);
   });
 });
+
+Deno.test("HandlerClient.sendBatch abandons a request that gets no answer, or half of one, within requestTimeoutMs", async () => {
+  // A raw socket server: the 1st connection gets nothing, the 2nd the headers and half the body, the 3rd the answer.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  const body = JSON.stringify({ accepted: 2, duplicates: 0, rejected: [] });
+  const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      connections.push(conn);
+      const buffer = new Uint8Array(65_536);
+      await conn.read(buffer); // the request (small enough for one read here)
+      const encoder = new TextEncoder();
+      if (connections.length === 2) await conn.write(encoder.encode(head + body.slice(0, 10)));
+      if (connections.length >= 3) await conn.write(encoder.encode(head + body));
+    }
+  })();
+  const retries: string[] = [];
+  const metrics: RelayMetrics = {
+    ...createRelayMetrics(createNoopMeter()),
+    sendRetries: {
+      add: (_value: number, attributes?: Record<string, unknown>) => retries.push(String(attributes?.reason)),
+    },
+  } as RelayMetrics;
+  const client = new HandlerClient({
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    cluster: "c1",
+    readToken: () => Promise.resolve("t0ken"),
+    retryBackoffBaseMs: 1,
+    retryBackoffMaxMs: 5,
+    requestTimeoutMs: 300,
+    metrics,
+    logger: createLogger({ isDebug: false, write: () => {} }),
+  });
+  try {
+    const startedMs = performance.now();
+    const result = await client.sendBatch(BATCH, { fence: FENCE, signal: new AbortController().signal });
+    const elapsedMs = performance.now() - startedMs;
+    assert.equal(result.status, "stored");
+    assert.deepEqual(retries, ["TIMEOUT", "TIMEOUT"]);
+    assert.ok(elapsedMs >= 600 && elapsedMs < 3_000, `two 300 ms timeouts took ${elapsedMs} ms`);
+  } finally {
+    listener.close();
+    for (const conn of connections) {
+      try {
+        conn.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error; // closed by the client already
+      }
+    }
+    await serving.catch(() => {});
+  }
+});

@@ -151,3 +151,21 @@ Deno.test("listEventForAllNamespaces refuses a malformed continue token with 400
     await assert.rejects(api.listEventForAllNamespaces({ resourceVersion: future }), expectApiError(504, "Timeout"));
   });
 });
+
+Deno.test("a paged list counts the events left after each page, except under a field selector", async () => {
+  await withSimulator(async (simulator) => {
+    createEvents(simulator, [["a", "e1"], ["a", "e2"], ["a", "e3"], ["a", "e4"], ["b", "e5"]]);
+    simulator.deleteEvent("a", "e4");
+    const metadataOf = async (query: string) =>
+      (await (await fetch(`${simulator.url}/api/v1/events?${query}`)).json()).metadata as Record<string, unknown>;
+    const first = await metadataOf("limit=1");
+    assert.equal(first.remainingItemCount, 3); // e2, e3, e5: the deleted e4 is not counted
+    const last = await metadataOf(`limit=3&continue=${first.continue}`);
+    assert.deepEqual(Object.keys(last).sort(), ["resourceVersion"]);
+    const inNamespace = await (await fetch(`${simulator.url}/api/v1/namespaces/a/events?limit=2`)).json();
+    assert.equal(inNamespace.metadata.remainingItemCount, 1);
+    const selected = await metadataOf("limit=1&fieldSelector=involvedObject.kind%3DPod");
+    assert.equal(typeof selected.continue, "string");
+    assert.equal("remainingItemCount" in selected, false);
+  });
+});

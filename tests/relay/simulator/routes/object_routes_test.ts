@@ -7,7 +7,7 @@ import {
   CustomObjectsApi,
   type V1Lease,
 } from "@kubernetes/client-node";
-import { type Simulator } from "../../../../relay/simulator/simulator.ts";
+import { type Simulator, startSimulator } from "../../../../relay/simulator/simulator.ts";
 import { toKubeConfig, withSimulator as withSupportSimulator } from "../kube_client_support.ts";
 
 const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
@@ -201,7 +201,7 @@ Deno.test("GET with Accept PartialObjectMetadata answers the metadata only, for 
       status: "Failure",
       message: 'pods "none" not found',
       reason: "NotFound",
-      details: { name: "none", group: "", kind: "pods" },
+      details: { name: "none", kind: "pods" }, // no group for the core group, as the API server answers
       code: 404,
     });
   });
@@ -227,4 +227,53 @@ Deno.test("CoordinationV1Api deletes a Lease, and replacing a missing Lease answ
       expectApiError(404, "NotFound"),
     );
   });
+});
+
+Deno.test("POST of an object whose name the API server refuses answers 422 Invalid with the cause", async () => {
+  const simulator = await startSimulator();
+  try {
+    const post = (path: string, body: unknown) =>
+      fetch(`${simulator.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const lease = await post("/apis/coordination.k8s.io/v1/namespaces/default/leases", {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: "Not_Valid" },
+    });
+    const status = await lease.json();
+    assert.equal(lease.status, 422);
+    assert.equal(status.reason, "Invalid");
+    assert.deepEqual(
+      { ...status.details, causes: status.details.causes.map((c: { field: string }) => c.field) },
+      { name: "Not_Valid", group: "coordination.k8s.io", kind: "Lease", causes: ["metadata.name"] },
+    );
+    // A dot is fine in an object name but not in a namespace name (an RFC 1123 label).
+    const dotted = await post("/api/v1/namespaces/default/pods", { metadata: { name: "web.1" } });
+    assert.equal(dotted.status, 201);
+    await dotted.body?.cancel();
+    const namespace = await post("/api/v1/namespaces", { metadata: { name: "team.a" } });
+    assert.equal(namespace.status, 422);
+    assert.equal((await namespace.json()).details.kind, "Namespace");
+  } finally {
+    await simulator.close();
+  }
+});
+
+Deno.test("an injected 403 names the resource and object in its details, as RBAC's refusal does", async () => {
+  const simulator = await startSimulator();
+  try {
+    simulator.injectErrors({ pathPattern: /leases/, status: 403, times: 2 });
+    const one = await fetch(`${simulator.url}/apis/coordination.k8s.io/v1/namespaces/x/leases/leader`);
+    assert.deepEqual((await one.json()).details, { name: "leader", group: "coordination.k8s.io", kind: "leases" });
+    const list = await fetch(`${simulator.url}/apis/coordination.k8s.io/v1/leases`);
+    assert.deepEqual((await list.json()).details, { group: "coordination.k8s.io", kind: "leases" });
+    simulator.injectErrors({ pathPattern: /events/, status: 503, times: 1 });
+    const unavailable = await fetch(`${simulator.url}/api/v1/events`);
+    assert.equal("details" in await unavailable.json(), false);
+  } finally {
+    await simulator.close();
+  }
 });
