@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { startLoggedProcess } from "../../../handler/dev/logged_process.ts";
 
-const SCRIPT = `console.log(JSON.stringify({ msg: "ready", port: 1234 }));
-console.error("to stderr");
+// The SIGTERM listener comes first, so that a stop right after "ready" finds it in place.
+const SCRIPT = `Deno.addSignalListener("SIGTERM", () => { console.log("bye"); Deno.exit(0); });
 setInterval(() => {}, 1000);
-Deno.addSignalListener("SIGTERM", () => { console.log("bye"); Deno.exit(0); });`;
+console.log(JSON.stringify({ msg: "ready", port: 1234 }));
+console.error("to stderr");`;
 
 Deno.test("startLoggedProcess writes the output to its log while the process runs, and stops it on SIGTERM", async () => {
   const dir = await Deno.makeTempDir();
