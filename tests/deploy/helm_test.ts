@@ -273,8 +273,26 @@ function readSection(text: string, name: string): string {
   return end === -1 ? rest : rest.slice(0, end);
 }
 
-Deno.test("values.yaml sets RETENTION_DAYS to the handler's default", () => {
-  assert.equal(VALUES.handler.env.RETENTION_DAYS, HANDLER_DEFAULTS.retentionDays);
+Deno.test("values.yaml leaves RETENTION_DAYS unset, so an adopted k8s_events keeps its partitions", () => {
+  // Unset is the only value under which the handler decides by who created the table (30 days, or 0 when adopted);
+  // any number written here would also drop another owner's partitions.
+  assert.equal(HANDLER_DEFAULTS.retentionDays, null);
+  assert.equal(VALUES.handler.env.RETENTION_DAYS, "");
+});
+
+Deno.test({
+  name: `${CHART}: the handler's ConfigMap sets no RETENTION_DAYS by default, and the value when one is given`,
+  ignore,
+  fn: async () => {
+    const settingsOf = async (set: string[]) => {
+      const objects = await renderChart({ set });
+      return resolveEnv(objects, { ...findComponent(objects, "handler").pod.containers[0]!, env: [] }).values;
+    };
+    const defaults = await settingsOf([]);
+    assert.equal("RETENTION_DAYS" in defaults, false, JSON.stringify(defaults));
+    const set = await settingsOf(["handler.env.RETENTION_DAYS=0", "handler.env.PARTITION_LOCK_TIMEOUT_S=12"]);
+    assert.deepEqual([set.RETENTION_DAYS, set.PARTITION_LOCK_TIMEOUT_S], ["0", "12"]);
+  },
 });
 
 Deno.test("values.yaml's commented defaults are the loaders' defaults: setting one changes nothing", () => {
@@ -313,6 +331,16 @@ const REFUSED: { name: string; set: string[]; message: RegExp }[] = [
     name: "negative RETENTION_DAYS",
     set: ["handler.env.RETENTION_DAYS=-1"],
     message: /\/handler\/env\/RETENTION_DAYS/,
+  },
+  {
+    name: "PARTITIONS_AHEAD_DAYS above 366",
+    set: ["handler.env.PARTITIONS_AHEAD_DAYS=367"],
+    message: /\/handler\/env\/PARTITIONS_AHEAD_DAYS/,
+  },
+  {
+    name: "PARTITION_LOCK_TIMEOUT_S of 0",
+    set: ["handler.env.PARTITION_LOCK_TIMEOUT_S=0"],
+    message: /\/handler\/env\/PARTITION_LOCK_TIMEOUT_S/,
   },
   {
     name: "a token in the values",

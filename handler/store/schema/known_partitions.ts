@@ -15,8 +15,6 @@ import {
 import { PartitionLockTimeoutError } from "../store.ts";
 import type { WriteDatabase } from "../write_session.ts";
 
-const DAY_MS = 86_400_000;
-
 /** Seconds the creation of a partition may wait for each lock it needs, unless PARTITION_LOCK_TIMEOUT_S says. */
 export const PARTITION_LOCK_TIMEOUT_S_DEFAULT = 5;
 
