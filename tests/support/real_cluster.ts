@@ -411,3 +411,32 @@ function passThroughEnv(): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * The sum of a relay metric's samples on its /metrics page (Prometheus text), over the samples whose labels include
+ * `labels`. `name` is the catalogue name (`events_ingester.relay.relists`); counters carry the `_total` suffix.
+ */
+export async function readRelayMetric(
+  relay: RealRelay,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = (await readHealth(relay, "/metrics")).text;
+  const base = name.replaceAll(".", "_");
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match === null || (match[1] !== base && match[1] !== `${base}_total`)) continue;
+    const text = match[2] ?? "";
+    if (Object.entries(labels).every(([key, value]) => text.includes(`${key}="${value}"`))) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+/** Waits until the relay answers 200 on /readyz. */
+export async function waitUntilReady(relay: RealRelay, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(`${relay.podName} is ready`, async () => {
+    const answer = await readHealth(relay, "/readyz").catch(() => ({ status: 0 }));
+    return answer.status === 200;
+  }, timeoutMs);
+}
