@@ -59,6 +59,8 @@ export interface RealPipeline {
   batches: BatchSeen[];
   /** Holds the requests of `holder` until the returned function is called. */
   holdBatchesOf(holder: string): () => void;
+  /** Holders of the requests held so far, one entry per request. */
+  held: string[];
   /** A service-account folder (token from TokenRequest, ca.crt) for the relay's ServiceAccount. */
   serviceAccountDir: string;
   spawnRelay(podName: string, env?: Record<string, string>): Promise<RealRelay>;
@@ -270,10 +272,15 @@ export async function withRealPipeline(
     const app = createApp({ config, store, logger });
     const batches: BatchSeen[] = [];
     const holds = new Map<string, Promise<void>>();
+    const held: string[] = [];
     const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (request) => {
       const holder = request.headers.get(FENCE_HOLDER_HEADER);
       const isBatch = new URL(request.url).pathname === EVENTS_PATH && request.method === "POST";
-      if (isBatch && holder !== null) await holds.get(holder);
+      const hold = holder === null ? undefined : holds.get(holder);
+      if (isBatch && hold !== undefined) {
+        held.push(holder!);
+        await hold;
+      }
       const response = await app.fetch(request);
       if (!isBatch) return response;
       const text = await response.text();
@@ -299,6 +306,7 @@ export async function withRealPipeline(
       schema,
       store,
       batches,
+      held,
       serviceAccountDir,
       holdBatchesOf(holder) {
         let release = () => {};
@@ -439,4 +447,20 @@ export async function waitUntilReady(relay: RealRelay, timeoutMs = 30_000): Prom
     const answer = await readHealth(relay, "/readyz").catch(() => ({ status: 0 }));
     return answer.status === 200;
   }, timeoutMs);
+}
+
+export interface LeaseView {
+  holder: string | null;
+  transitions: number;
+}
+
+/** The relay's Lease as the API server holds it; undefined before it exists. */
+export async function readLease(plane: ControlPlane, name = "events-ingester-relay"): Promise<LeaseView | undefined> {
+  const response = await plane.apiFetch(`/apis/coordination.k8s.io/v1/namespaces/${RELAY_NAMESPACE}/leases/${name}`);
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const lease = await response.json() as { spec: { holderIdentity?: string; leaseTransitions?: number } };
+  return { holder: lease.spec.holderIdentity ?? null, transitions: lease.spec.leaseTransitions ?? 0 };
 }
