@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { dump as dumpYaml, loadAll as loadAllYaml } from "js-yaml";
 import { createApp } from "../../handler/http/app.ts";
 import { loadHandlerConfig } from "../../handler/config.ts";
 import { createPostgresStore, type PostgresStore } from "../../handler/store/postgres_store.ts";
@@ -93,6 +94,41 @@ export async function renderRelayRbac(plane: ControlPlane): Promise<string> {
   const documents = rendered.split(/^---\n/m).filter((doc) => RBAC_KINDS.has(/^kind: (\S+)$/m.exec(doc)?.[1] ?? ""));
   assert.equal(documents.length, RBAC_KINDS.size, "deploy/base/relay renders one object of each RBAC kind");
   return documents.join("---\n");
+}
+
+interface RbacRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+
+/**
+ * `rbac` (renderRelayRbac's output) with one `verb` on one `resource` taken out of the `kind` role, the rest of its
+ * rules untouched: a rule naming other resources too is split so that only that pair goes. Throws when no rule grants
+ * the pair, so a test cannot take away what was never given.
+ */
+export function withoutPermission(
+  rbac: string,
+  taken: { kind: "ClusterRole" | "Role"; resource: string; verb: string },
+) {
+  let isFound = false;
+  const documents = loadAllYaml(rbac) as { kind: string; rules?: RbacRule[] }[];
+  for (const document of documents) {
+    if (document.kind !== taken.kind || document.rules === undefined) continue;
+    document.rules = document.rules.flatMap((rule) => {
+      if (!rule.resources?.includes(taken.resource) || !rule.verbs.includes(taken.verb)) return [rule];
+      isFound = true;
+      const others = rule.resources.filter((resource) => resource !== taken.resource);
+      const verbs = rule.verbs.filter((verb) => verb !== taken.verb);
+      return [
+        ...(others.length > 0 ? [{ ...rule, resources: others }] : []),
+        ...(verbs.length > 0 ? [{ ...rule, resources: [taken.resource], verbs }] : []),
+      ];
+    });
+  }
+  if (!isFound) throw new Error(`Cannot take ${taken.verb} on ${taken.resource} from the ${taken.kind}: not granted`);
+  return documents.map((document) => dumpYaml(document)).join("---\n");
 }
 
 /** Applies `yaml` in the relay's namespace, as an operator would with `kubectl apply -n`. */
