@@ -82,6 +82,8 @@ export function createRelay(options: RelayOptions): Relay {
     now,
   });
   let lastActivityMs: number | undefined;
+  /** Why the API server refuses the leader's list or watch of events; undefined while it allows them. */
+  let watchRefusal: string | undefined;
   let isRunning = false;
   metrics.observeIsLeader(() => elector.isLeader);
 
@@ -91,6 +93,12 @@ export function createRelay(options: RelayOptions): Relay {
       const nowMs = now();
       if (client.authRefusal !== undefined) {
         return { isReady: false, reason: `the handler refuses the token (${client.authRefusal}); retrying` };
+      }
+      if (elector.refusal !== undefined) {
+        return { isReady: false, reason: `the API server refuses the Lease: ${elector.refusal}` };
+      }
+      if (elector.isLeader && watchRefusal !== undefined) {
+        return { isReady: false, reason: `leader, the API server refuses events: ${watchRefusal}` };
       }
       if (elector.isLeader) {
         const idleMs = lastActivityMs === undefined ? Infinity : nowMs - lastActivityMs;
@@ -124,6 +132,7 @@ export function createRelay(options: RelayOptions): Relay {
     const watchLink = linkSignals(shutdown, lostSignal, stepDown.signal);
     const watchSignal = watchLink.signal;
     lastActivityMs = now();
+    watchRefusal = undefined;
     let isWatchDone = false;
     const watching = runEventWatcher({
       kube,
@@ -133,6 +142,9 @@ export function createRelay(options: RelayOptions): Relay {
       readResumeVersion: async (signal) => (await client.readCheckpoint(signal)).resumeVersion,
       onActivity: () => {
         lastActivityMs = now();
+      },
+      onRefused: (error) => {
+        watchRefusal = error?.message;
       },
       metrics,
       logger,

@@ -24,6 +24,11 @@ export interface EventWatcherOptions {
   readResumeVersion: (signal: AbortSignal) => Promise<string | null>;
   /** Called for every event and bookmark the watch delivers (readiness). */
   onActivity: () => void;
+  /**
+   * Called with the error when the API server refuses to list or watch events (401 or 403: RBAC lacks a verb), and
+   * with undefined once a list or watch succeeds again (readiness).
+   */
+  onRefused?: (error: KubeApiError | undefined) => void;
   metrics: Pick<
     RelayMetrics,
     "watchReconnects" | "relists" | "bookmarks" | "eventsReceived" | "eventsDispatched" | "eventsDropped" | "gapRecords"
@@ -130,12 +135,21 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
   }
   let needsList = position === null;
   let gapFrom: string | null | undefined = undefined;
+  /** The message of the refusal in force (logged once as an error, not at every retry). */
+  let refusal: string | undefined;
+  const onAllowed = () => {
+    if (refusal === undefined) return;
+    refusal = undefined;
+    logger.info("the API server lets the relay list and watch events again");
+    options.onRefused?.(undefined);
+  };
   logger.info("watch starting", { resumeVersion: position ?? "(none: list first)" });
   for (let attempt = 0; !signal.aborted;) {
     let delivered = 0;
     try {
       if (needsList) {
         position = await list(gapFrom);
+        onAllowed();
         needsList = false;
         gapFrom = undefined;
       }
@@ -149,6 +163,7 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
       for await (const notification of stream) {
         if (signal.aborted) return;
         delivered++;
+        if (delivered === 1) onAllowed();
         options.onActivity();
         if (notification.type === "BOOKMARK") {
           metrics.bookmarks.add(1);
@@ -180,6 +195,21 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
           } catch {
             return; // The only rejection of delay is the shutdown signal.
           }
+        }
+      } else if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
+        attempt = delivered > 0 ? 1 : attempt + 1;
+        if (refusal !== error.message) {
+          logger.error("Cannot collect events: the API server refuses to list or watch them; retrying", {
+            error: describeError(error),
+            hint: "grant list and watch on events (deploy/base/relay/clusterrole.yaml)",
+          });
+        }
+        refusal = error.message;
+        options.onRefused?.(error);
+        try {
+          await delay(backoff(attempt - 1), signal);
+        } catch {
+          return; // The only rejection of delay is the shutdown signal.
         }
       } else {
         attempt = delivered > 0 ? 1 : attempt + 1;

@@ -43,7 +43,7 @@ export interface RealRelay {
   podName: string;
   child: Deno.ChildProcess;
   healthUrl: string;
-  /** Everything it wrote to stdout and stderr so far (JSON log lines). */
+  /** Everything it wrote to stdout and stderr so far (JSON log lines); kept in a file when it exits. */
   logs(): Promise<string>;
   kill(signal: Deno.Signal): Promise<void>;
   /** Sends `signal` without waiting (SIGSTOP, SIGCONT). */
@@ -355,7 +355,7 @@ export async function withRealPipeline(
       async spawnRelay(podName, env = {}) {
         const healthPort = findFreePort();
         const logFile = `${dir}/${podName}.${relays.length}.log`;
-        const file = await Deno.open(logFile, { write: true, create: true, append: true });
+        let logText = "";
         const child = new Deno.Command(Deno.execPath(), {
           args: ["run", "-A", ...v8Flags, new URL("../../relay/main.ts", import.meta.url).pathname],
           env: {
@@ -377,12 +377,11 @@ export async function withRealPipeline(
           stdout: "piped",
           stderr: "piped",
         }).spawn();
-        const [out, err] = [child.stdout, child.stderr];
-        const writer = file.writable.getWriter();
         const pump = async (stream: ReadableStream<Uint8Array>) => {
-          for await (const chunk of stream) await writer.write(chunk);
+          for await (const text of stream.pipeThrough(new TextDecoderStream())) logText += text;
         };
-        const pumped = Promise.all([pump(out), pump(err)]).finally(() => writer.close());
+        const pumped = Promise.all([pump(child.stdout), pump(child.stderr)])
+          .finally(() => Deno.writeTextFile(logFile, logText));
         let isExited = false;
         const status = child.status.then(async (s) => {
           isExited = true;
@@ -393,7 +392,7 @@ export async function withRealPipeline(
           podName,
           child,
           healthUrl: `http://127.0.0.1:${healthPort}`,
-          logs: () => Deno.readTextFile(logFile),
+          logs: () => Promise.resolve(logText),
           signal(signal) {
             if (!isExited) child.kill(signal);
           },
