@@ -352,7 +352,7 @@ export async function withRealPipeline(
           release();
         };
       },
-      async spawnRelay(podName, env = {}) {
+      spawnRelay(podName, env = {}) {
         const healthPort = findFreePort();
         const logFile = `${dir}/${podName}.${relays.length}.log`;
         let logText = "";
@@ -403,7 +403,7 @@ export async function withRealPipeline(
           status,
         };
         relays.push(relay);
-        return relay;
+        return Promise.resolve(relay);
       },
       async storedVersions() {
         return sortVersions(
