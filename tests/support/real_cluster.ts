@@ -191,7 +191,7 @@ export async function bumpEvent(plane: ControlPlane, event: EventObject): Promis
 /** Every Event version (ADDED or MODIFIED) the API server reports from the moment `start` resolves. */
 export interface EventCollector {
   versions(): Version[];
-  /** Events currently live in the API server, their current versions. */
+  /** Stops watching; throws when the collector failed (a version may have been missed). */
   stop(): Promise<void>;
 }
 
@@ -206,35 +206,50 @@ export async function collectEvents(plane: ControlPlane): Promise<EventCollector
   list.items.forEach(record);
   const controller = new AbortController();
   let position = list.metadata.resourceVersion;
-  const running = (async () => {
-    while (!controller.signal.aborted) {
-      const response = await plane.apiFetch(
-        `/api/v1/events?watch=1&allowWatchBookmarks=true&resourceVersion=${position}`,
-        { signal: controller.signal },
-      );
-      assert.equal(response.status, 200, `the collector's watch from ${position}`);
-      const lines = response.body!.pipeThrough(new TextDecoderStream());
-      let buffer = "";
-      for await (const chunk of lines) {
-        buffer += chunk;
-        let newline;
-        while ((newline = buffer.indexOf("\n")) >= 0) {
-          const line = JSON.parse(buffer.slice(0, newline)) as { type: string; object: EventObject };
-          buffer = buffer.slice(newline + 1);
-          if (line.type === "ERROR") throw new Error(`Cannot collect events: ${JSON.stringify(line.object)}`);
-          position = line.object.metadata.resourceVersion;
-          if (line.type === "ADDED" || line.type === "MODIFIED") record(line.object);
-        }
+  let failure: Error | undefined;
+  /** Reads one watch until the server ends it; a broken connection ends it too (the loop resumes from `position`). */
+  const watchOnce = async () => {
+    const response = await plane.apiFetch(
+      `/api/v1/events?watch=1&allowWatchBookmarks=true&resourceVersion=${position}`,
+      { signal: controller.signal },
+    );
+    if (response.status !== 200) throw new Error(`Cannot collect events: watch from ${position}: ${response.status}`);
+    let buffer = "";
+    for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = JSON.parse(buffer.slice(0, newline)) as { type: string; object: EventObject };
+        buffer = buffer.slice(newline + 1);
+        // A 410 here means versions were missed: the comparison would be wrong, so the collector fails the test.
+        if (line.type === "ERROR") throw new Error(`Cannot collect events: ${JSON.stringify(line.object)}`);
+        position = line.object.metadata.resourceVersion;
+        if (line.type === "ADDED" || line.type === "MODIFIED") record(line.object);
       }
     }
-  })().catch((error) => {
-    if (!controller.signal.aborted) throw error;
-  });
+  };
+  const running = (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        await watchOnce();
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        // The connection broke (a loaded machine, the server closing it): resume from the last version seen.
+        if (error instanceof TypeError) continue;
+        failure = error as Error;
+        return;
+      }
+    }
+  })();
   return {
-    versions: () => sortVersions([...seen.values()]),
+    versions: () => {
+      if (failure !== undefined) throw failure;
+      return sortVersions([...seen.values()]);
+    },
     async stop() {
       controller.abort();
       await running;
+      if (failure !== undefined) throw failure;
     },
   };
 }
