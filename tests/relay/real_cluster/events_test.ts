@@ -49,6 +49,12 @@ controlPlaneTest(
       for (const namespace of namespaces) {
         for (let i = 0; i < 5; i++) created.push(await createEvent(plane, namespace, `api-${i}`));
       }
+      // Once these are stored the relay is past its first list: every later version reaches it through the watch
+      // (a version written before the list is only seen in its latest form, by design).
+      await waitUntil("the created events are stored", async () => {
+        const rows = await pipeline.storedRows();
+        return rows.filter((row) => row.reason === "Tested").length === created.length;
+      });
       for (const event of created.slice(0, 6)) await bumpEvent(plane, await bumpEvent(plane, event));
       await plane.kubectl(["apply", "--filename=-"], { stdin: DEPLOYMENT("beta") });
       const wanted = ["ScalingReplicaSet", "SuccessfulCreate", "FailedScheduling"];
