@@ -6,7 +6,7 @@ import { ConfigError, EnvReader } from "../shared/env_reader.ts";
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
 import { isClusterName } from "../shared/contract/record_parser.ts";
-import type { KubeConnection } from "./kube/kube_config.ts";
+import { type KubeConnection, SERVICE_ACCOUNT_DIR } from "./kube/kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */
 export interface RelayConfig {
@@ -159,7 +159,13 @@ export function loadRelayConfig(env: Env, options: { hostname?: string } = {}): 
 }
 
 function readKubeConnection(env: Env, problems: string[]): KubeConnection {
-  if (env.KUBERNETES_SERVICE_HOST?.trim()) return { mode: "in-cluster" };
+  if (env.KUBERNETES_SERVICE_HOST?.trim()) {
+    const serviceAccountDir = env.SERVICE_ACCOUNT_DIR?.trim().replace(/(.)\/+$/, "$1") || SERVICE_ACCOUNT_DIR;
+    if (!serviceAccountDir.startsWith("/")) {
+      problems.push(`SERVICE_ACCOUNT_DIR: "${serviceAccountDir.slice(0, 100)}" is not an absolute path`);
+    }
+    return { mode: "in-cluster", serviceAccountDir };
+  }
   const kubeconfig = env.KUBECONFIG?.trim();
   if (kubeconfig) {
     const first = kubeconfig.split(":").find((p) => p !== "");
@@ -179,6 +185,6 @@ export function toLoggableConfig(config: RelayConfig): LogFields {
     clusterName: config.clusterName ?? "(detect)",
     namespaces: namespaces.length === 0 ? "(all)" : namespaces.join(","),
     handlerToken: "file" in handlerToken ? `file ${handlerToken.file}` : "(inline, redacted)",
-    kube: kube.mode === "in-cluster" ? "in-cluster" : `kubeconfig ${kube.path}`,
+    kube: kube.mode === "in-cluster" ? `in-cluster ${kube.serviceAccountDir}` : `kubeconfig ${kube.path}`,
   };
 }

@@ -39,6 +39,8 @@ export interface LeaderTermOptions {
   enrich: (ref: ObjectRef) => Promise<Enrichment | undefined>;
   /** Called for every event and bookmark the watch delivers, and when the term starts (readiness). */
   onActivity: () => void;
+  /** The API server refuses (error) or allows again (undefined) listing and watching events (readiness). */
+  onRefused?: EventWatcherOptions["onRefused"];
   metrics: EventWatcherOptions["metrics"] & Pick<RelayMetrics, "observeQueue">;
   logger: Logger;
   now: () => number;
@@ -133,6 +135,7 @@ function startWatch(
     namespaces: options.config.namespaces,
     readResumeVersion: async (signal) => (await client.readCheckpoint(signal)).resumeVersion,
     onActivity: options.onActivity,
+    onRefused: options.onRefused,
     metrics: options.metrics,
     logger,
     backoffMaxMs: options.config.retryBackoffMaxMs,

@@ -44,6 +44,8 @@ export function createRelay(options: RelayOptions): Relay {
   const delay = options.delay ?? realDelay;
   const { elector, enricher, client } = createParts(options, { now, delay });
   let lastActivityMs: number | undefined;
+  /** Why the API server refuses the leader's list or watch of events; undefined while it allows them. */
+  let watchRefusal: string | undefined;
   let isRunning = false;
   metrics.observeIsLeader(() => elector.isLeader);
   const termOptions: LeaderTermOptions = {
@@ -54,6 +56,9 @@ export function createRelay(options: RelayOptions): Relay {
     enrich: (ref) => enricher.enrich(ref),
     onActivity: () => {
       lastActivityMs = now();
+    },
+    onRefused: (error) => {
+      watchRefusal = error?.message;
     },
     metrics,
     logger,
@@ -69,6 +74,7 @@ export function createRelay(options: RelayOptions): Relay {
       now,
       isRunning: () => isRunning,
       lastActivityMs: () => lastActivityMs,
+      watchRefusal: () => watchRefusal,
     }),
     async run(signal) {
       isRunning = true;
@@ -123,17 +129,20 @@ function createParts(options: RelayOptions, clock: { now: () => number; delay: D
 }
 
 /**
- * The probes' view of a relay. Not ready while the handler refuses the token; as leader, ready while the watch has
+ * The probes' view of a relay. Not ready while the handler refuses the token or the API server refuses the Lease or
+ * (as leader) the events; as leader, ready while the watch has
  * delivered something within WATCH_IDLE_MAX_S; as standby, ready while the API server answered a Lease request within
  * the lease duration.
  */
 export function createRelayHealth(state: {
   config: Pick<RelayConfig, "watchIdleMaxS" | "leaseDurationS">;
-  elector: Pick<LeaderElector, "isLeader" | "lastContactMs">;
+  elector: Pick<LeaderElector, "isLeader" | "lastContactMs" | "refusal">;
   client: Pick<HandlerClient, "authRefusal">;
   now: () => number;
   isRunning: () => boolean;
   lastActivityMs: () => number | undefined;
+  /** Why the API server refuses the leader's list or watch of events; undefined while it allows them. */
+  watchRefusal: () => string | undefined;
 }): HealthState {
   const { config, elector, client } = state;
   return {
@@ -142,6 +151,13 @@ export function createRelayHealth(state: {
       const nowMs = state.now();
       if (client.authRefusal !== undefined) {
         return { isReady: false, reason: `the handler refuses the token (${client.authRefusal}); retrying` };
+      }
+      if (elector.refusal !== undefined) {
+        return { isReady: false, reason: `the API server refuses the Lease: ${elector.refusal}` };
+      }
+      const watchRefusal = state.watchRefusal();
+      if (elector.isLeader && watchRefusal !== undefined) {
+        return { isReady: false, reason: `leader, the API server refuses events: ${watchRefusal}` };
       }
       if (elector.isLeader) {
         const lastActivityMs = state.lastActivityMs();

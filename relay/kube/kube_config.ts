@@ -20,7 +20,10 @@ import { FileAuth } from "@kubernetes/client-node/dist/file_auth.js";
 import { load as loadYaml } from "js-yaml";
 
 /** Where the connection settings come from. */
-export type KubeConnection = { mode: "in-cluster" } | { mode: "kubeconfig"; path: string; context?: string };
+export type KubeConnection =
+  /** `serviceAccountDir` holds `token` and `ca.crt`; the standard pod path when undefined. */
+  | { mode: "in-cluster"; serviceAccountDir?: string }
+  | { mode: "kubeconfig"; path: string; context?: string };
 
 /** What one request needs: headers and, for https, the TLS material (PEM bytes). */
 export interface KubeRequestOptions {
@@ -42,7 +45,8 @@ export interface KubeCredentials {
   apply(options: KubeRequestOptions): Promise<void>;
 }
 
-const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** Where a pod has its service account's token and CA. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** `auth-provider` plugins that only the full client implements. */
 const LEGACY_PROVIDERS = new Set(["azure", "gcp", "oidc"]);
 
@@ -56,7 +60,7 @@ export function loadKubeCredentials(
   connection: KubeConnection,
   options: {
     env: Record<string, string | undefined>;
-    /** Where the service account's token and ca.crt are; the standard path unless a test gives its own. */
+    /** Where the service account's token and ca.crt are; else the connection's, else the standard path. */
     serviceAccountDir?: string;
   },
 ): KubeCredentials {
@@ -65,7 +69,7 @@ export function loadKubeCredentials(
     if (connection.mode === "in-cluster") {
       ({ clusters, contexts, users, currentContext } = toInClusterConfig(
         options.env,
-        options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR,
+        options.serviceAccountDir ?? connection.serviceAccountDir ?? SERVICE_ACCOUNT_DIR,
       ));
     } else {
       const text = Deno.readTextFileSync(connection.path);

@@ -40,6 +40,7 @@ export class LeaderElector {
   #lease: Lease | undefined;
   #isLeader = false;
   #lastContactMs: number | undefined;
+  #refusal: string | undefined;
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
@@ -49,6 +50,14 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.#isLeader;
+  }
+
+  /**
+   * Why the API server refuses this relay's Lease requests (401 or 403: its RBAC lacks a verb), until a request
+   * succeeds again; undefined while nothing is refused. Readiness reports it: such a relay can never lead.
+   */
+  get refusal(): string | undefined {
+    return this.#refusal;
   }
 
   /** When the API server last answered a Lease request (ms clock); standby health is judged by it. */
@@ -159,14 +168,28 @@ export class LeaderElector {
       }, signal);
       return this.#hold(replaced);
     } catch (error) {
-      if (!(error instanceof KubeApiError && error.status === 409)) {
+      if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
+        this.#refuse(error);
+      } else if (!(error instanceof KubeApiError && error.status === 409)) {
         logger.warn("cannot acquire or renew the Lease", { error: describeError(error) });
       }
       return undefined;
     }
   }
 
+  /** Records a refused Lease request; logs an error when the refusal starts or changes, not at every retry. */
+  #refuse(error: KubeApiError): void {
+    if (this.#refusal !== error.message) {
+      this.#options.logger.error("Cannot take part in leader election: the API server refuses a Lease request", {
+        error: describeError(error),
+        hint: "grant get, create and update on leases (deploy/base/relay/role.yaml)",
+      });
+    }
+    this.#refusal = error.message;
+  }
+
   #hold(lease: Lease): Fence {
+    this.#refusal = undefined;
     this.#lastContactMs = this.#now();
     this.#lease = lease;
     this.#observed = { resourceVersion: lease.resourceVersion ?? "", atMs: this.#now() };

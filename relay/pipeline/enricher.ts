@@ -13,7 +13,7 @@ import type { RelayMetrics } from "../metrics.ts";
 /** Label that names an object's composition. */
 const COMPOSITION_LABEL = "krateo.io/composition-id";
 /** API group whose objects are compositions themselves. */
-const COMPOSITION_GROUP = "composition.krateo.io";
+export const COMPOSITION_GROUP = "composition.krateo.io";
 /** Owners followed above the involved object. */
 const OWNER_DEPTH_MAX = 8;
 

@@ -28,6 +28,11 @@ export interface EventWatcherOptions {
   readResumeVersion: (signal: AbortSignal) => Promise<string | null>;
   /** Called for every event and bookmark the watch delivers (readiness). */
   onActivity: () => void;
+  /**
+   * Called with the error when the API server refuses to list or watch events (401 or 403: RBAC lacks a verb), and
+   * with undefined once a list or watch succeeds again (readiness).
+   */
+  onRefused?: (error: KubeApiError | undefined) => void;
   metrics: Pick<
     RelayMetrics,
     | "watchReconnects"
@@ -75,6 +80,8 @@ interface WatchState {
   gapFrom: string | null | undefined;
   /** Failed rounds in a row, for the backoff. */
   attempt: number;
+  /** The message of the refusal in force (logged once as an error, not at every retry); undefined when allowed. */
+  refusal: string | undefined;
 }
 
 /** Runs the watch loop until `signal` aborts; resolves then. Never gives up on its own. */
@@ -82,7 +89,13 @@ export async function runEventWatcher(options: EventWatcherOptions, signal: Abor
   const context = createWatchContext(options, signal);
   const start = await readStartPosition(context);
   if (start === undefined) return;
-  const state: WatchState = { position: start, needsList: start === null, gapFrom: undefined, attempt: 0 };
+  const state: WatchState = {
+    position: start,
+    needsList: start === null,
+    gapFrom: undefined,
+    attempt: 0,
+    refusal: undefined,
+  };
   options.logger.info("watch starting", { resumeVersion: start ?? "(none: list first)" });
   while (!signal.aborted) {
     if (!await runWatchRound(context, state)) return;
@@ -122,6 +135,7 @@ async function runWatchRound(context: WatchContext, state: WatchState): Promise<
   try {
     if (state.needsList) {
       state.position = await listAll(context, state.gapFrom);
+      noteAllowed(context, state);
       state.needsList = false;
       state.gapFrom = undefined;
     }
@@ -155,8 +169,32 @@ async function recoverFromFailure(
     return state.attempt > 1 ? await waitBeforeRetry(context, state.attempt - 2) : true;
   }
   state.attempt = delivered > 0 ? 1 : state.attempt + 1;
-  context.options.logger.warn("watch failed; reconnecting", { error: describeError(error), attempt: state.attempt });
+  if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
+    noteRefused(context, state, error);
+  } else {
+    context.options.logger.warn("watch failed; reconnecting", { error: describeError(error), attempt: state.attempt });
+  }
   return await waitBeforeRetry(context, state.attempt - 1);
+}
+
+/** A refusal (RBAC lacks list or watch on events) is one error line when it starts or changes, not one per retry. */
+function noteRefused(context: WatchContext, state: WatchState, error: KubeApiError): void {
+  if (state.refusal !== error.message) {
+    context.options.logger.error("Cannot collect events: the API server refuses to list or watch them; retrying", {
+      error: describeError(error),
+      hint: "grant list and watch on events (deploy/base/relay/clusterrole.yaml)",
+    });
+  }
+  state.refusal = error.message;
+  context.options.onRefused?.(error);
+}
+
+/** A list or watch went through: a refusal in force is over. */
+function noteAllowed(context: WatchContext, state: WatchState): void {
+  if (state.refusal === undefined) return;
+  state.refusal = undefined;
+  context.options.logger.info("the API server lets the relay list and watch events again");
+  context.options.onRefused?.(undefined);
 }
 
 /** Waits the backoff of `attempt`; false when `signal` aborted meanwhile. */
@@ -192,6 +230,7 @@ async function watchStream(context: WatchContext, state: WatchState, delivered: 
   for await (const notification of stream) {
     if (signal.aborted) return;
     delivered.count++;
+    if (delivered.count === 1) noteAllowed(context, state);
     options.onActivity();
     if (notification.type === "BOOKMARK") {
       options.metrics.bookmarks.add(1);

@@ -8,6 +8,7 @@ import { loadHandlerConfig } from "../../handler/config.ts";
 import { toStopBoundS } from "../../handler/start.ts";
 import { parseTokenHashes, toTokenHashHex } from "../../handler/http/token_hashes.ts";
 import { loadRelayConfig } from "../../relay/config.ts";
+import { SERVICE_ACCOUNT_DIR } from "../../relay/kube/kube_config.ts";
 import { OTLP_ENV_NAMES } from "../../shared/telemetry/telemetry.ts";
 import {
   findObject,
@@ -97,7 +98,7 @@ for (const [dir, objects] of RENDERS.filter(([, objects]) => hasComponent(object
         assert.equal(config.healthPort, resolvePort(container, "health"));
         const pod = relay.pod as { terminationGracePeriodSeconds?: number };
         assert.ok((pod.terminationGracePeriodSeconds ?? 30) > config.shutdownDeadlineS, "grace period below shutdown");
-        assert.deepEqual(config.kube, { mode: "in-cluster" });
+        assert.deepEqual(config.kube, { mode: "in-cluster", serviceAccountDir: SERVICE_ACCOUNT_DIR });
         assert.equal(config.podName, "<fieldRef:metadata.name>");
         assert.equal(config.leaseNamespace, relay.object.metadata.namespace);
         const leaseRole = findObject(objects, "Role", "events-ingester-relay-lease");

@@ -101,7 +101,7 @@ Deno.test("loadRelayConfig reads every variable", () => {
       "prod-eu-1",
       ["krateo-system", "default"],
       { file: "/var/run/token" },
-      { mode: "in-cluster" },
+      { mode: "in-cluster", serviceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount" },
       "relay-0",
       "krateo-system",
       "relay-lock",
@@ -170,4 +170,16 @@ Deno.test("toLoggableConfig never shows the inline token", () => {
   const fields = toLoggableConfig(loadRelayConfig(MINIMAL, { hostname: "h" }));
   assert.equal(fields.handlerToken, "(inline, redacted)");
   assert.equal(JSON.stringify(fields).includes("secret-token"), false);
+});
+
+Deno.test("loadRelayConfig in a pod reads the service account from SERVICE_ACCOUNT_DIR, absolute only", () => {
+  const base = { HANDLER_URL: "http://h", HANDLER_TOKEN: "t", POD_NAME: "p", KUBERNETES_SERVICE_HOST: "10.0.0.1" };
+  assert.deepEqual(loadRelayConfig({ ...base, SERVICE_ACCOUNT_DIR: "/tmp/sa/" }).kube, {
+    mode: "in-cluster",
+    serviceAccountDir: "/tmp/sa",
+  });
+  assert.throws(
+    () => loadRelayConfig({ ...base, SERVICE_ACCOUNT_DIR: "sa" }),
+    new ConfigError(['SERVICE_ACCOUNT_DIR: "sa" is not an absolute path'], { component: "relay" }),
+  );
 });

@@ -8,14 +8,17 @@ function health(state: {
   lastContactMs?: number;
   lastActivityMs?: number;
   isRunning?: boolean;
+  leaseRefusal?: string;
+  watchRefusal?: string;
 }) {
   return createRelayHealth({
     config: { watchIdleMaxS: 10, leaseDurationS: 15 },
-    elector: { isLeader: state.isLeader ?? false, lastContactMs: state.lastContactMs },
+    elector: { isLeader: state.isLeader ?? false, lastContactMs: state.lastContactMs, refusal: state.leaseRefusal },
     client: { authRefusal: state.authRefusal },
     now: () => 100_000,
     isRunning: () => state.isRunning ?? true,
     lastActivityMs: () => state.lastActivityMs,
+    watchRefusal: () => state.watchRefusal,
   });
 }
 
@@ -53,4 +56,19 @@ Deno.test("createRelayHealth: not ready while the handler refuses the token, lea
 Deno.test("createRelayHealth: live while running", () => {
   assert.equal(health({ isRunning: true }).isLive(), true);
   assert.equal(health({ isRunning: false }).isLive(), false);
+});
+
+Deno.test("createRelayHealth: not ready while the API server refuses the Lease, or the leader's events", () => {
+  assert.deepEqual(health({ lastContactMs: 99_000, leaseRefusal: "403 update leases" }).readiness(), {
+    isReady: false,
+    reason: "the API server refuses the Lease: 403 update leases",
+  });
+  assert.deepEqual(health({ isLeader: true, lastActivityMs: 99_000, watchRefusal: "403 watch events" }).readiness(), {
+    isReady: false,
+    reason: "leader, the API server refuses events: 403 watch events",
+  });
+  assert.deepEqual(health({ lastContactMs: 99_000, watchRefusal: "403 watch events" }).readiness(), {
+    isReady: true,
+    reason: "standby",
+  });
 });

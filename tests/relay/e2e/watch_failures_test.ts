@@ -68,6 +68,29 @@ Deno.test("watch requests failing with 500 are retried with backoff until they s
   });
 });
 
+Deno.test("watch refused with 403: not ready with the refusal, one error line, ready again once allowed", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    simulator.injectErrors({ method: "GET", pathPattern: /watch=true/, status: 403, times: 8 });
+    await simulator.burst({ count: 50, namespace: "a" });
+    const relay = pipeline.startRelay("relay-a");
+    const refused = () => simulator.requestLog.filter((r) => isWatch(r.path) && r.status === 403).length;
+    await waitUntil("the relay reports the refusal", () => !relay.relay.health.readiness().isReady && refused() > 0);
+    assert.match(
+      relay.relay.health.readiness().reason,
+      /^leader, the API server refuses events: Cannot GET [^ ]+: 403 /,
+    );
+    await waitUntil("eight watch requests were refused", () => refused() === 8, 30_000);
+    await assertAllStored(pipeline);
+    await waitUntil("the leader is ready again", () => relay.relay.health.readiness().isReady);
+    const errors = relay.logs.map((line) => JSON.parse(line)).filter((line) => line.level === "error");
+    assert.deepEqual(errors.map((line) => line.msg), [
+      "Cannot collect events: the API server refuses to list or watch them; retrying",
+    ]);
+    assert.ok(relay.logs.some((line) => line.includes("the API server lets the relay list and watch events again")));
+  });
+});
+
 Deno.test("a storm of 3000 MODIFIED versions of one event stores every version once (STORM_CONTROL=off)", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;

@@ -86,9 +86,8 @@ Deno.test("loadKubeCredentials in a pod uses the service account token and CA an
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/token`, "sa-token");
     await Deno.writeTextFile(`${dir}/ca.crt`, "SA CA");
-    const credentials = loadKubeCredentials({ mode: "in-cluster" }, {
+    const credentials = loadKubeCredentials({ mode: "in-cluster", serviceAccountDir: dir }, {
       env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" },
-      serviceAccountDir: dir,
     });
     assert.equal(credentials.server, "https://[fd00::1]:443");
     assert.equal(credentials.contextCluster, undefined);

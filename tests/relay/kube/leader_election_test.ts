@@ -123,3 +123,40 @@ Deno.test("LeaderElector: a leader that cannot renew loses leadership; the stand
     await Promise.all([a.finished, b.finished]);
   });
 });
+
+Deno.test("LeaderElector: a refused Lease update is its refusal, logged once as an error, cleared when allowed", async () => {
+  await withKube(async (kube) => {
+    let isRefused = true;
+    const forbidden = new KubeApiError("Cannot PUT lease: 403 forbidden", { status: 403, reason: "Forbidden" });
+    const rbac = {
+      getLease: kube.getLease.bind(kube),
+      createLease: kube.createLease.bind(kube),
+      replaceLease: (lease: Parameters<typeof kube.replaceLease>[0], signal?: AbortSignal) =>
+        isRefused ? Promise.reject(forbidden) : kube.replaceLease(lease, signal),
+    };
+    const lines: string[] = [];
+    const candidate = new LeaderElector({
+      kube: rbac,
+      namespace: "default",
+      name: "lock",
+      identity: "a",
+      ...TIMING,
+      logger: createLogger({ isDebug: false, write: (line) => lines.push(line) }),
+    });
+    assert.equal(candidate.refusal, undefined);
+    const a = campaign(candidate);
+    await waitUntil(() => a.lost.length === 1); // created the Lease, then could not renew it
+    await new Promise((resolve) => setTimeout(resolve, 300)); // several more refused attempts
+    assert.equal(candidate.refusal, "Cannot PUT lease: 403 forbidden");
+    const errors = lines.map((line) => JSON.parse(line)).filter((line) => line.level === "error");
+    assert.deepEqual(errors.map((line) => [line.msg, line.error]), [[
+      "Cannot take part in leader election: the API server refuses a Lease request",
+      "KubeApiError: Cannot PUT lease: 403 forbidden",
+    ]]);
+    isRefused = false;
+    await waitUntil(() => a.leaderships.length === 2);
+    assert.equal(candidate.refusal, undefined);
+    a.shutdown.abort();
+    await a.finished;
+  });
+});
