@@ -191,6 +191,11 @@ export async function bumpEvent(plane: ControlPlane, event: EventObject): Promis
 /** Every Event version (ADDED or MODIFIED) the API server reports from the moment `start` resolves. */
 export interface EventCollector {
   versions(): Version[];
+  /**
+   * The versions once the watch has caught up with the API server: it has delivered the current version of every live
+   * Event, so every version before those too (a watch delivers in order). Throws after 15 s without catching up.
+   */
+  settled(): Promise<Version[]>;
   /** Stops watching; throws when the collector failed (a version may have been missed). */
   stop(): Promise<void>;
 }
@@ -241,12 +246,25 @@ export async function collectEvents(plane: ControlPlane): Promise<EventCollector
       }
     }
   })();
-  return {
-    versions: () => {
+  const versions = () => {
+    if (failure !== undefined) throw failure;
+    return sortVersions([...seen.values()]);
+  };
+  const settled = async () => {
+    const live = await liveVersions(plane);
+    const isCaughtUp = () => live.every((v) => seen.has(`${v.uid}|${v.resourceVersion}`));
+    for (const deadline = Date.now() + 15_000; !isCaughtUp();) {
       if (failure !== undefined) throw failure;
-      return sortVersions([...seen.values()]);
-    },
+      if (Date.now() > deadline) throw new Error("Cannot collect events: the watch did not catch up within 15 s");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return versions();
+  };
+  return {
+    versions,
+    settled,
     async stop() {
+      await settled();
       controller.abort();
       await running;
       if (failure !== undefined) throw failure;

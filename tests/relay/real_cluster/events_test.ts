@@ -63,7 +63,7 @@ controlPlaneTest(
         return wanted.every((reason) => reasons.has(reason));
       }, 60_000);
       await collector.stop();
-      const expected = collector.versions();
+      const expected = await collector.settled();
       // 15 created + 12 updates through the API, and the controllers' own.
       assert.ok(expected.length >= 27 + wanted.length, `${expected.length} versions`);
       await assertStoredEqual(pipeline, expected);

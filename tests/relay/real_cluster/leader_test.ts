@@ -31,7 +31,7 @@ controlPlaneTest(
       const b = await pipeline.spawnRelay("relay-b");
       await waitUntilReady(b);
       for (let i = 0; i < 10; i++) await createEvent(plane, "lead", `under-a-${i}`);
-      await assertStoredEqual(pipeline, collector.versions());
+      await assertStoredEqual(pipeline, await collector.settled());
       assert.deepEqual(new Set(pipeline.batches.map((batch) => batch.holder)), new Set(["relay-a"]));
       const leaseOfA = (await readLease(plane))!;
 
@@ -45,7 +45,7 @@ controlPlaneTest(
       assert.ok(takeoverMs <= LEASE_DURATION_MS + 2.4 * RETRY_PERIOD_MS + 500, `takeover took ${takeoverMs} ms`);
       assert.equal((await readLease(plane))!.transitions, leaseOfA.transitions + 1);
       for (let i = 0; i < 10; i++) await createEvent(plane, "lead", `under-b-${i}`);
-      await assertStoredEqual(pipeline, collector.versions());
+      await assertStoredEqual(pipeline, await collector.settled());
 
       // relay-b is paused past its lease while its batch is on the way; relay-c takes over and stores the events.
       const c = await pipeline.spawnRelay("relay-c");
@@ -55,7 +55,7 @@ controlPlaneTest(
       await waitUntil("relay-b's batch reached the handler", () => pipeline.held.includes("relay-b"));
       b.signal("SIGSTOP");
       await waitUntil("relay-c takes the Lease", async () => (await readLease(plane))?.holder === "relay-c", 15_000);
-      const expected = collector.versions();
+      const expected = await collector.settled();
       await assertStoredEqual(pipeline, expected);
       const cFence = (await readLease(plane))!.transitions;
       release();
@@ -68,7 +68,7 @@ controlPlaneTest(
       assert.deepEqual(late.map((batch) => [batch.status, batch.transitions]), [[409, cFence - 1]]);
       for (let i = 0; i < 5; i++) await createEvent(plane, "lead", `after-${i}`);
       await collector.stop();
-      await assertStoredEqual(pipeline, collector.versions());
+      await assertStoredEqual(pipeline, await collector.settled());
       await waitUntil("relay-b is a standby again", async () => (await readLease(plane))?.holder === "relay-c");
 
       // Once relay-c wrote, nothing from an older holder was accepted; every version was accepted exactly once.

@@ -79,7 +79,7 @@ controlPlaneTest(
         await waitUntilReady(relay);
         for (let i = 0; i < 5; i++) await createEvent(plane, "least", `exact-${i}`);
         await collector.stop();
-        await assertStoredEqual(pipeline, collector.versions());
+        await assertStoredEqual(pipeline, await collector.settled());
         assert.deepEqual(await logLines(relay, "error"), []);
       });
     });

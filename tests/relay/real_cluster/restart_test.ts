@@ -40,7 +40,7 @@ controlPlaneTest(
 
       const second = await pipeline.spawnRelay("relay-0");
       await collector.stop();
-      const expected = collector.versions();
+      const expected = await collector.settled();
       assert.equal(expected.length, EVENTS);
       await assertStoredEqual(pipeline, expected);
       await waitUntilReady(second);

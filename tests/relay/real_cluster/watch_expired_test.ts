@@ -30,7 +30,7 @@ controlPlaneTest(
       await waitUntilReady(first);
       const before: EventObject[] = [];
       for (let i = 0; i < 5; i++) before.push(await createEvent(plane, "window", `before-${i}`));
-      await assertStoredEqual(pipeline, collector.versions());
+      await assertStoredEqual(pipeline, await collector.settled());
       await waitUntil("the checkpoint covers the stored events", async () => (await pipeline.checkpoint()) !== null);
       await first.kill("SIGTERM");
       const checkpoint = await pipeline.checkpoint();
@@ -65,7 +65,7 @@ controlPlaneTest(
       const expiredUids = new Set(expired.map((e) => e.metadata.uid));
       const stored = await pipeline.storedVersions();
       assert.deepEqual(stored.filter((v) => expiredUids.has(v.uid)), []);
-      const expected = collector.versions().filter((v) => !expiredUids.has(v.uid));
+      const expected = (await collector.settled()).filter((v) => !expiredUids.has(v.uid));
       assert.equal(expected.length, before.length + survivors.length);
       await assertStoredEqual(pipeline, expected);
     });
