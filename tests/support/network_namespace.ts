@@ -93,7 +93,10 @@ export async function createNetworkNamespace(name: string): Promise<NetworkNames
         })
           .output();
         if (left.success) {
-          await run("ip", ["link", "del", pair.hostName]).catch((error) => problems.push(error.message));
+          // The kernel destroys the pair a moment after the namespace goes: a device gone meanwhile is what we want.
+          await run("ip", ["link", "del", pair.hostName]).catch((error) => {
+            if (!/Cannot find device/.test(error.message)) problems.push(error.message);
+          });
         }
       }
       if (problems.length > 0) throw new Error(`Cannot remove network namespace ${name}: ${problems.join("; ")}`);
