@@ -42,6 +42,13 @@ const LOG_PATH = Deno.env.get("BENCH_RELAY_LOG");
 /** The relay's V8 flags (those of the `relay` task in deno.json), or BENCH_RELAY_V8_FLAGS ("none": V8's defaults). */
 const V8_FLAGS_TEXT = Deno.env.get("BENCH_RELAY_V8_FLAGS") ?? await readRelayTaskV8Flags();
 const V8_FLAGS = V8_FLAGS_TEXT === "none" || V8_FLAGS_TEXT === "" ? [] : [`--v8-flags=${V8_FLAGS_TEXT}`];
+/**
+ * Unless BENCH_RELAY_FORCED_GC is "0" (a relay/main.ts without the hook, which SIGUSR2 would kill): the leader runs
+ * with `--expose-gc`, and relay/main.ts's forced-GC hook (SIGUSR2) collects before the RSS at 10k / 100k events is read.
+ */
+const IS_FORCED_GC = Deno.env.get("BENCH_RELAY_FORCED_GC") !== "0";
+/** How long a forced collection is given before the RSS is read. */
+const FORCED_GC_SETTLE_MS = 300;
 
 function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
   try {
@@ -71,9 +78,19 @@ async function sha256Hex(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function spawnRelay(env: Record<string, string>): Deno.ChildProcess {
+/** The RSS after a full collection in the relay (its SIGUSR2 hook), in kB; undefined when the process is gone. */
+async function readRssAfterGcKb(child: Deno.ChildProcess): Promise<number | undefined> {
+  child.kill("SIGUSR2");
+  await new Promise((resolve) => setTimeout(resolve, FORCED_GC_SETTLE_MS));
+  return readStatusKb(child.pid, "VmRSS");
+}
+
+function spawnRelay(env: Record<string, string>, options: { isForcedGc?: boolean } = {}): Deno.ChildProcess {
+  const flags = options.isForcedGc
+    ? [V8_FLAGS.length === 0 ? "--v8-flags=--expose-gc" : `${V8_FLAGS[0]},--expose-gc`]
+    : V8_FLAGS;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...V8_FLAGS, ...EXTRA_ARGS, MAIN],
+    args: ["run", "-A", ...flags, ...EXTRA_ARGS, MAIN],
     env,
     clearEnv: true,
     stdin: "null",
@@ -124,10 +141,12 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
     const handlerCpuBeforeMs = await handler.cpuMs();
     const benchCpuBeforeMs = readCpuMs(Deno.pid)!;
     const started = performance.now();
-    const relay = spawnRelay(env("relay-leader"));
+    const relay = spawnRelay(env("relay-leader"), { isForcedGc: IS_FORCED_GC });
     children.push(relay);
     let rssAt10kKb: number | undefined;
     let rssAt100kKb: number | undefined;
+    let gcRssAt10kKb: number | undefined;
+    let gcRssAt100kKb: number | undefined;
     let stored = 0;
     const deadline = Date.now() + 600_000;
     while (stored < options.events) {
@@ -136,12 +155,16 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
       stored = Number((await sql.unsafe(`select count(*)::int as n from ${SCHEMA}.k8s_events`))[0]!.n);
-      if (rssAt10kKb === undefined && stored >= 10_000) rssAt10kKb = readStatusKb(relay.pid, "VmRSS");
+      if (rssAt10kKb === undefined && stored >= 10_000) {
+        rssAt10kKb = readStatusKb(relay.pid, "VmRSS");
+        if (IS_FORCED_GC) gcRssAt10kKb = await readRssAfterGcKb(relay);
+      }
       if (rssAt100kKb === undefined && stored >= 100_000) rssAt100kKb = readStatusKb(relay.pid, "VmRSS");
     }
     const ms = performance.now() - started;
     const peakKb = readStatusKb(relay.pid, "VmHWM");
     const cpuMs = readCpuMs(relay.pid);
+    if (IS_FORCED_GC && rssAt100kKb !== undefined) gcRssAt100kKb = await readRssAfterGcKb(relay);
     const handlerCpuMs = await handler.cpuMs() - handlerCpuBeforeMs;
     const simulatorCpuMs = readCpuMs(Deno.pid)! - benchCpuBeforeMs;
     const standby = spawnRelay(env("relay-standby"));
@@ -159,6 +182,11 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
       relay_peak_rss_mib: toMib(peakKb),
       relay_rss_at_10k_events_mib: toMib(rssAt10kKb),
       relay_rss_at_100k_events_mib: toMib(rssAt100kKb),
+      relay_gc_rss_at_10k_events_mib: toMib(gcRssAt10kKb),
+      relay_gc_rss_at_100k_events_mib: toMib(gcRssAt100kKb),
+      relay_gc_rss_growth_pct: gcRssAt10kKb === undefined || gcRssAt100kKb === undefined
+        ? null
+        : Math.round((gcRssAt100kKb / gcRssAt10kKb - 1) * 1000) / 10,
       standby_rss_mib: toMib(standbyKb),
       relay_cpu_us_per_event: cpuMs === undefined ? null : Math.round(cpuMs * 1000 / options.events),
       handler_cpu_us_per_event: Math.round(handlerCpuMs * 1000 / options.events),

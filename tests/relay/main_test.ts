@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { findFreePort } from "../../handler/dev/embedded_database.ts";
 import { createKubeClient } from "../../relay/kube/kube_client.ts";
+import { installForcedGcHook } from "../../relay/main.ts";
 import { assertAllStored, waitUntil, withPipeline } from "../support/pipeline.ts";
 
 const MAIN = new URL("../../relay/main.ts", import.meta.url).pathname;
@@ -62,4 +63,34 @@ Deno.test("relay main serves /livez, /readyz and /metrics with the relay's instr
     assert.match(text, /^events_ingester_relay_leader 1$/m);
     assert.match(text, /^events_ingester_relay_relists_total 1$/m);
   });
+});
+
+Deno.test("installForcedGcHook installs nothing when V8 does not expose gc", () => {
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
+  assert.equal(installForcedGcHook(), undefined);
+});
+
+Deno.test("installForcedGcHook runs gc once per SIGUSR2 until removed", async () => {
+  const global = globalThis as { gc?: () => void };
+  let collections = 0;
+  global.gc = () => collections++;
+  let remove: (() => void) | undefined;
+  // Keeps SIGUSR2 from ending the test process once the hook is removed.
+  const keepAlive = () => {};
+  Deno.addSignalListener("SIGUSR2", keepAlive);
+  try {
+    remove = installForcedGcHook();
+    assert.equal(typeof remove, "function");
+    Deno.kill(Deno.pid, "SIGUSR2");
+    await waitUntil("the hook collected", () => collections === 1);
+    remove!();
+    remove = undefined;
+    Deno.kill(Deno.pid, "SIGUSR2");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(collections, 1);
+  } finally {
+    remove?.();
+    Deno.removeSignalListener("SIGUSR2", keepAlive);
+    delete global.gc;
+  }
 });
