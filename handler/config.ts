@@ -7,7 +7,7 @@ import type { LogFields } from "../shared/telemetry/log.ts";
 import { ConfigError, EnvReader } from "../shared/env_reader.ts";
 import { ROW_REFUSALS_MAX_DEFAULT } from "./store/write/row_isolation.ts";
 import { type ClusterTokenHash, parseTokenHashes } from "./http/token_hashes.ts";
-import { BYTES_HELD_PER_DECODED_BYTE } from "./http/memory_budget.ts";
+import { BYTES_HELD_PER_DECODED_BYTE } from "./http/events/memory_budget.ts";
 import { PARTITION_LOCK_TIMEOUT_S_DEFAULT } from "./store/schema/known_partitions.ts";
 import { DATABASE_DEFAULTS, type DatabaseConfig, readDatabaseConfig } from "./database_config.ts";
 

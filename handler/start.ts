@@ -9,7 +9,7 @@ import { type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./confi
 import { ConfigError } from "../shared/env_reader.ts";
 import { createHandlerMetrics } from "./metrics.ts";
 import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
-import { isBudgetWithinHeap } from "./http/memory_budget.ts";
+import { isBudgetWithinHeap } from "./http/events/memory_budget.ts";
 import v8 from "node:v8";
 import { ensurePartitionsAhead, startPartitionsAhead } from "./store/schema/partitions_ahead.ts";
 import { startRetention } from "./store/schema/retention.ts";

@@ -10,12 +10,12 @@ import type { HandlerConfig } from "../config.ts";
 import type { Store } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { createTokenAuthenticator, type TokenAuthenticator } from "./token_auth.ts";
-import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "./memory_budget.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "./events/memory_budget.ts";
 import { readRequestPath } from "./request_path.ts";
 import { type AppObserver, toRouteName } from "./app_observer.ts";
 import { toHttpError } from "./error_mapping.ts";
-import { IngestGate } from "./ingest_gate.ts";
-import { createEventsRoute } from "./events_route.ts";
+import { IngestGate } from "./events/ingest_gate.ts";
+import { createEventsRoute } from "./events/events_route.ts";
 import { RefusalLog, TOKEN_REFUSAL_CODES } from "./refusal_log.ts";
 
 /** What the app is built from; `observer` and `renderMetrics` are for the telemetry wiring. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readBatchHeaders } from "../../../handler/http/batch_headers.ts";
+import { readBatchHeaders } from "../../../../handler/http/events/batch_headers.ts";
 
 Deno.test("readBatchHeaders reads fence and resume version", () => {
   const headers = new Headers({

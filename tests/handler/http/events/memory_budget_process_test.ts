@@ -4,17 +4,17 @@
  * its resident size is sampled from /proc; refused batches are retried later and everything is stored exactly once.
  */
 import assert from "node:assert/strict";
-import { findFreePort } from "../../../handler/dev/embedded_database.ts";
-import { DEFAULT_LIMITS } from "../../../shared/contract/limits.ts";
-import { parseDockerfile } from "../../deploy/dockerfile.ts";
-import { parseManifests } from "../../deploy/render.ts";
-import type { Container } from "../../deploy/workloads.ts";
-import { withTestSchema } from "../../support/database.ts";
-import { CLUSTER, testEnv, TOKEN } from "./app_harness.ts";
-import { spawnDeno, stopChild, waitUntilAnswering } from "../../support/subprocess.ts";
+import { findFreePort } from "../../../../handler/dev/embedded_database.ts";
+import { DEFAULT_LIMITS } from "../../../../shared/contract/limits.ts";
+import { parseDockerfile } from "../../../deploy/dockerfile.ts";
+import { parseManifests } from "../../../deploy/render.ts";
+import type { Container } from "../../../deploy/workloads.ts";
+import { withTestSchema } from "../../../support/database.ts";
+import { CLUSTER, testEnv, TOKEN } from "../app_harness.ts";
+import { spawnDeno, stopChild, waitUntilAnswering } from "../../../support/subprocess.ts";
 
 const MIB = 1024 * 1024;
-const ROOT = new URL("../../../", import.meta.url);
+const ROOT = new URL("../../../../", import.meta.url);
 
 /** The `--v8-flags=` arguments of the handler image's command: the process runs as it ships. */
 function readImageV8Args(): string[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isBudgetWithinHeap, MemoryBudget, OverBudgetError } from "../../../handler/http/memory_budget.ts";
+import { isBudgetWithinHeap, MemoryBudget, OverBudgetError } from "../../../../handler/http/events/memory_budget.ts";
 
 /** 100 bytes in all, of which one request may take 60. */
 function budget(): MemoryBudget {

@@ -6,8 +6,8 @@ import {
   FENCE_HOLDER_HEADER,
   FENCE_TRANSITIONS_HEADER,
   RESUME_VERSION_HEADER,
-} from "../../shared/contract/protocol.ts";
-import { HttpError } from "./http_error.ts";
+} from "../../../shared/contract/protocol.ts";
+import { HttpError } from "../http_error.ts";
 
 /** What the batch headers say: the sender's fence and the resume point to store with the batch. */
 export interface BatchHeaders {

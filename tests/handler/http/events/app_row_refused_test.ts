@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import type { IngestResponse } from "../../../shared/contract/protocol.ts";
-import type { EventRecord } from "../../../shared/contract/records.ts";
-import { assertProblem, CLUSTER, countRows, eventRecord, ndjson, post, TOKEN, uidOf, withApp } from "./app_harness.ts";
+import type { IngestResponse } from "../../../../shared/contract/protocol.ts";
+import type { EventRecord } from "../../../../shared/contract/records.ts";
+import { assertProblem, CLUSTER, countRows, eventRecord, ndjson, post, TOKEN, uidOf, withApp } from "../app_harness.ts";
 import {
   addRefusingRules,
   applyStrictKrateoSchema,
   incompressibleMessage,
   POISON_FUNCTION,
   REASON_CHECK,
-} from "../store/refusal_support.ts";
+} from "../../store/refusal_support.ts";
 
 type Event = Record<string, unknown> & { involvedObject: Record<string, unknown>; metadata: Record<string, unknown> };
 

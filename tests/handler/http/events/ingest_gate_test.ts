@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { IngestGate } from "../../../handler/http/ingest_gate.ts";
-import { MemoryBudget } from "../../../handler/http/memory_budget.ts";
-import { HttpError } from "../../../handler/http/http_error.ts";
+import { IngestGate } from "../../../../handler/http/events/ingest_gate.ts";
+import { MemoryBudget } from "../../../../handler/http/events/memory_budget.ts";
+import { HttpError } from "../../../../handler/http/http_error.ts";
 
 function request(): { request: Request; isCancelled: () => boolean } {
   let cancelled = false;

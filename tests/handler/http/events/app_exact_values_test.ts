@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { EventRecord } from "../../../shared/contract/records.ts";
-import { type AppHarness, assertStillServes, eventRecord, ndjson, post, withApp } from "./app_harness.ts";
+import type { EventRecord } from "../../../../shared/contract/records.ts";
+import { type AppHarness, assertStillServes, eventRecord, ndjson, post, withApp } from "../app_harness.ts";
 
 type Json = Record<string, unknown>;
 

@@ -8,11 +8,11 @@
  */
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { PROBLEM_CODES } from "../../../handler/http/http_error.ts";
-import { LINE_ERROR_CODES } from "../../../shared/contract/line_error.ts";
-import type { IngestResponse } from "../../../shared/contract/protocol.ts";
-import { type AppHarness, CLUSTER, OTHER_CLUSTER, OTHER_TOKEN, post, TOKEN, withApp } from "./app_harness.ts";
-import { addRefusingRules, applyStrictKrateoSchema } from "../store/refusal_support.ts";
+import { PROBLEM_CODES } from "../../../../handler/http/http_error.ts";
+import { LINE_ERROR_CODES } from "../../../../shared/contract/line_error.ts";
+import type { IngestResponse } from "../../../../shared/contract/protocol.ts";
+import { type AppHarness, CLUSTER, OTHER_CLUSTER, OTHER_TOKEN, post, TOKEN, withApp } from "../app_harness.ts";
+import { addRefusingRules, applyStrictKrateoSchema } from "../../store/refusal_support.ts";
 
 /** mulberry32: a small seeded PRNG, so each batch can be rebuilt from its seed. */
 function seededRandom(seed: number): () => number {
@@ -190,7 +190,7 @@ function hostileLine(fixture: Record<string, unknown>, cluster: string, random: 
 async function readFixtures(): Promise<Record<string, unknown>[]> {
   const events: Record<string, unknown>[] = [];
   for (const name of ["core_v1.ndjson", "events_v1.ndjson"]) {
-    const text = await Deno.readTextFile(new URL(`../../fixtures/${name}`, import.meta.url));
+    const text = await Deno.readTextFile(new URL(`../../../fixtures/${name}`, import.meta.url));
     for (const line of text.split("\n")) if (line.trim() !== "") events.push(JSON.parse(line));
   }
   return events;

@@ -1,9 +1,9 @@
 /**
  * The content headers of `POST /v1/events`: the body must be UTF-8 NDJSON, sent as gzip or as it is.
  */
-import { NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
+import { NDJSON_CONTENT_TYPE } from "../../../shared/contract/protocol.ts";
 import type { BodyEncoding } from "./body_stream.ts";
-import { HttpError } from "./http_error.ts";
+import { HttpError } from "../http_error.ts";
 
 /**
  * Checks Content-Type and reads Content-Encoding. Throws HttpError UNSUPPORTED_MEDIA_TYPE or

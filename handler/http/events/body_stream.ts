@@ -2,7 +2,7 @@
  * A request body as a capped stream of decoded bytes: compressed bytes are counted as they arrive, gzip is decoded
  * in small steps, and decoded bytes are counted too, so neither a large body nor a gzip bomb is ever held whole.
  */
-import { HttpError } from "./http_error.ts";
+import { HttpError } from "../http_error.ts";
 import { BYTES_HELD_PER_DECODED_BYTE, type MemoryReservation, OverBudgetError } from "./memory_budget.ts";
 
 /** How a body is encoded on the wire. */

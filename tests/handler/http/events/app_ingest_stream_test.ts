@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { EventRecord } from "../../../shared/contract/records.ts";
+import type { EventRecord } from "../../../../shared/contract/records.ts";
 import {
   assertProblem,
   assertStillServes,
@@ -11,8 +11,8 @@ import {
   storedRows,
   uidOf,
   withApp,
-} from "./app_harness.ts";
-import { gzip } from "../../support/gzip.ts";
+} from "../app_harness.ts";
+import { gzip } from "../../../support/gzip.ts";
 
 /** Enough records for several row chunks (a chunk is handed to the store at about 128 Ki characters of `raw`). */
 const MANY = 1200;

@@ -4,10 +4,10 @@
  * refused batch is stored exactly once when it is sent again.
  */
 import assert from "node:assert/strict";
-import { createApp } from "../../../handler/http/app.ts";
-import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "../../../handler/http/memory_budget.ts";
-import { createLogger } from "../../../shared/telemetry/log.ts";
-import { assertProblem, countRows, eventRecord, ndjson, post, TOKEN, withApp } from "./app_harness.ts";
+import { createApp } from "../../../../handler/http/app.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "../../../../handler/http/events/memory_budget.ts";
+import { createLogger } from "../../../../shared/telemetry/log.ts";
+import { assertProblem, countRows, eventRecord, ndjson, post, TOKEN, withApp } from "../app_harness.ts";
 
 const encoder = new TextEncoder();
 const DECODED_BODY_BYTES_MAX = 4096;

@@ -4,7 +4,7 @@
  * stored, and the handler keeps serving.
  */
 import assert from "node:assert/strict";
-import { assertStillServes, countRows, eventRecord, ndjson, TOKEN, withApp } from "./app_harness.ts";
+import { assertStillServes, countRows, eventRecord, ndjson, TOKEN, withApp } from "../app_harness.ts";
 
 /** Reads from `connection` until the peer closes it or `deadlineMs` passes; returns what arrived. */
 async function readUntilClosed(connection: Deno.Conn, deadlineMs: number): Promise<string> {

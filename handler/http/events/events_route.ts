@@ -3,19 +3,19 @@
  * and answer the counts. The store pulls the rows as the body decodes, so parsing overlaps the database's work; a body
  * that fails part-way throws out of `writeBatch` after the transaction was rolled back.
  */
-import type { Logger } from "../../shared/telemetry/log.ts";
-import type { IngestResponse } from "../../shared/contract/protocol.ts";
-import type { LineError } from "../../shared/contract/line_error.ts";
-import type { HandlerConfig } from "../config.ts";
-import { FencedError, type Store, StoreUnavailableError } from "../store/store.ts";
-import { addRefusedRows, type BatchStream, readBatchStream } from "../ingest/batch_reader.ts";
-import { HttpError } from "./http_error.ts";
-import type { TokenAuthenticator } from "./token_auth.ts";
+import type { Logger } from "../../../shared/telemetry/log.ts";
+import type { IngestResponse } from "../../../shared/contract/protocol.ts";
+import type { LineError } from "../../../shared/contract/line_error.ts";
+import type { HandlerConfig } from "../../config.ts";
+import { FencedError, type Store, StoreUnavailableError } from "../../store/store.ts";
+import { addRefusedRows, type BatchStream, readBatchStream } from "../../ingest/batch_reader.ts";
+import { HttpError } from "../http_error.ts";
+import type { TokenAuthenticator } from "../token_auth.ts";
 import { readBatchHeaders } from "./batch_headers.ts";
 import { toDecodedBodyStream } from "./body_stream.ts";
 import { readBodyEncoding } from "./content_headers.ts";
 import type { MemoryReservation } from "./memory_budget.ts";
-import type { BatchOutcome } from "./app_observer.ts";
+import type { BatchOutcome } from "../app_observer.ts";
 
 export interface EventsRouteDeps {
   config: HandlerConfig;

@@ -2,7 +2,7 @@
  * The admission of `POST /v1/events` batches: at most REQUESTS_IN_FLIGHT_MAX in progress (429 beyond), and together
  * inside the memory budget REQUESTS_MEMORY_BYTES_MAX (503 beyond). A refused request's body is cancelled unread.
  */
-import { HttpError } from "./http_error.ts";
+import { HttpError } from "../http_error.ts";
 import { toOverBudgetHttpError } from "./body_stream.ts";
 import type { MemoryBudget, MemoryReservation } from "./memory_budget.ts";
 

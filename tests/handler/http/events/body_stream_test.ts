@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { isBodyFramingError, toDecodedBodyStream } from "../../../handler/http/body_stream.ts";
-import { HttpError } from "../../../handler/http/http_error.ts";
-import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "../../../handler/http/memory_budget.ts";
-import { gzip } from "../../support/gzip.ts";
+import { isBodyFramingError, toDecodedBodyStream } from "../../../../handler/http/events/body_stream.ts";
+import { HttpError } from "../../../../handler/http/http_error.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "../../../../handler/http/events/memory_budget.ts";
+import { gzip } from "../../../support/gzip.ts";
 
 const LIMITS = { bodyBytesMax: 1024 * 1024, decodedBodyBytesMax: 4 * 1024 * 1024, bodyIdleTimeoutS: 30 };
 
