@@ -20,6 +20,7 @@ import {
   type EventStormOptions,
   type EventStormResult,
   podLifecycle,
+  type ScenarioTarget,
 } from "./scenarios/scenarios.ts";
 import type { SimulatorState, WatchGoneAnswer } from "./simulator_state.ts";
 
@@ -103,7 +104,38 @@ export function startSimulator(options: SimulatorOptions = {}): Promise<Simulato
   }
 }
 
+/** The stores, controls and signals of one simulator, shared by its server, scenarios and methods. */
+interface SimulatorContext {
+  state: SimulatorState;
+  /** Replaced by closeWatches: aborting it ends the open watch streams, new watches take the new one. */
+  watchController: AbortController;
+  /** Aborted by close(): scenarios and routes stop. */
+  closeController: AbortController;
+  /** Aborted last by close(): the server cuts the connections still open. */
+  serverController: AbortController;
+  /** Requests whose responses are not delivered yet; close() lets them finish within SHUTDOWN_GRACE_MS. */
+  unfinished: Set<Promise<void>>;
+  putObject(object: KubeObject): KubeObject;
+}
+
 function createSimulator(options: SimulatorOptions): Simulator {
+  const context = createSimulatorContext(options);
+  const server = serveSimulator(context, options.port ?? 0);
+  const sweep = setInterval(() => context.state.events.expire(), EXPIRY_SWEEP_INTERVAL_MS);
+  let isClosed = false;
+  return toSimulator(context, {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    close: async () => {
+      if (isClosed) return;
+      isClosed = true;
+      clearInterval(sweep);
+      await closeSimulator(context, server);
+    },
+  });
+}
+
+/** Validates the options and builds the stores, with the three namespaces every cluster has. Throws RangeError. */
+function createSimulatorContext(options: SimulatorOptions): SimulatorContext {
   const now = options.now ?? Date.now;
   const eventTtlMs = options.eventTtlMs ?? 60 * 60 * 1000;
   const watchWindowSize = options.watchWindowSize ?? 10_000;
@@ -112,40 +144,45 @@ function createSimulator(options: SimulatorOptions): Simulator {
     throw new RangeError(`Cannot start the simulator: watchWindowSize ${watchWindowSize} is not a positive integer`);
   }
   const counter = new RevisionCounter();
-  const events = new EventStore({ counter, watchWindowSize, eventTtlMs, now });
   const objects = new ObjectStore({ counter, now });
   const registry = new ResourceRegistry();
-  const controls = new Controls();
-  let watchController = new AbortController();
-  const closeController = new AbortController();
-  const serverController = new AbortController();
-  const unfinished = new Set<Promise<void>>();
-  const state: SimulatorState = {
-    counter,
-    events,
-    objects,
-    registry,
-    controls,
-    now,
-    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1_000,
-    watchTimeoutMs: 30 * 60 * 1000,
-    watchGoneAnswer: options.watchGoneAnswer ?? "event",
-    watchSignal: () => watchController.signal,
-  };
-  const putObject = (object: KubeObject): KubeObject => {
-    const type = registry.ensureKind(object.apiVersion, object.kind, {
-      isNamespaced: object.metadata.namespace !== undefined,
-    });
-    return objects.put(type, object);
+  const context: SimulatorContext = {
+    state: {
+      counter,
+      events: new EventStore({ counter, watchWindowSize, eventTtlMs, now }),
+      objects,
+      registry,
+      controls: new Controls(),
+      now,
+      bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1_000,
+      watchTimeoutMs: 30 * 60 * 1000,
+      watchGoneAnswer: options.watchGoneAnswer ?? "event",
+      watchSignal: () => context.watchController.signal,
+    },
+    watchController: new AbortController(),
+    closeController: new AbortController(),
+    serverController: new AbortController(),
+    unfinished: new Set<Promise<void>>(),
+    putObject: (object) => {
+      const type = registry.ensureKind(object.apiVersion, object.kind, {
+        isNamespaced: object.metadata.namespace !== undefined,
+      });
+      return objects.put(type, object);
+    },
   };
   for (const name of ["default", "kube-system", "kube-public"]) {
     const uid = name === "kube-system" ? options.clusterUid ?? crypto.randomUUID() : crypto.randomUUID();
-    putObject({ apiVersion: "v1", kind: "Namespace", metadata: { name, uid }, status: { phase: "Active" } });
+    context.putObject({ apiVersion: "v1", kind: "Namespace", metadata: { name, uid }, status: { phase: "Active" } });
   }
+  return context;
+}
 
-  const server = Deno.serve({
+/** Listens on 127.0.0.1:`port` and routes every request, tracking each until its response is delivered. */
+function serveSimulator(context: SimulatorContext, port: number): Deno.HttpServer<Deno.NetAddr> {
+  const { state, unfinished, closeController, serverController } = context;
+  return Deno.serve({
     hostname: "127.0.0.1",
-    port: options.port ?? 0,
+    port,
     signal: serverController.signal,
     onListen: () => {},
     onError: (error) => {
@@ -159,37 +196,45 @@ function createSimulator(options: SimulatorOptions): Simulator {
     info.completed.then(settle, settle);
     return routeRequest(state, request, closeController.signal);
   });
-  const sweep = setInterval(() => events.expire(), EXPIRY_SWEEP_INTERVAL_MS);
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  const target = {
+}
+
+/** What the scenarios write through: events and objects, with the simulator's clock and close signal. */
+function toScenarioTarget(context: SimulatorContext): ScenarioTarget {
+  const { events, objects, registry, now } = context.state;
+  return {
     now,
-    signal: closeController.signal,
+    signal: context.closeController.signal,
     createEvent: (draft: EventDraft) => events.create(toNewEvent(draft, now())),
     updateEvent: (namespace: string, name: string, change: (e: CoreV1Event) => void) =>
       events.update(namespace, name, change),
-    putObject,
+    putObject: context.putObject,
     getObject: (apiVersion: string, kind: string, namespace: string, name: string) => {
       const type = registry.byKind(apiVersion, kind);
       return type === undefined ? undefined : objects.get(type, type.isNamespaced ? namespace : "", name);
     },
   };
-  let isClosed = false;
+}
 
+/** The simulator's public methods over its context. */
+function toSimulator(context: SimulatorContext, parts: { url: string; close: () => Promise<void> }): Simulator {
+  const { events, counter, controls } = context.state;
+  const { url } = parts;
+  const target = toScenarioTarget(context);
   return {
     url,
     kubeconfig: (kubeconfigOptions) => toKubeconfig(url, kubeconfigOptions),
     createEvent: target.createEvent,
     updateEvent: target.updateEvent,
     deleteEvent: (namespace, name) => events.delete(namespace, name),
-    putObject,
+    putObject: context.putObject,
     emittedVersions: () => events.emittedVersions(),
     get resourceVersion() {
       return String(counter.current);
     },
     expireWatchWindow: () => events.expireWindow(),
     closeWatches: () => {
-      watchController.abort();
-      watchController = new AbortController();
+      context.watchController.abort();
+      context.watchController = new AbortController();
     },
     stallWatches: (durationMs) => controls.stallWatches(durationMs),
     setLatency: (ms) => {
@@ -204,19 +249,19 @@ function createSimulator(options: SimulatorOptions): Simulator {
     crashLoopStorm: (scenario) => crashLoopStorm(target, scenario),
     eventStorm: (scenario) => eventStorm(target, scenario),
     burst: (scenario) => burst(target, scenario),
-    close: async () => {
-      if (isClosed) return;
-      isClosed = true;
-      clearInterval(sweep);
-      closeController.abort();
-      watchController.abort();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
-      await Promise.race([Promise.allSettled([...unfinished]), grace]);
-      clearTimeout(timer);
-      // Connections still open belong to clients that stopped reading; cut them like a stopping API server would.
-      serverController.abort();
-      await server.finished;
-    },
+    close: parts.close,
   };
+}
+
+/** Ends scenarios and watches, lets requests in flight finish for SHUTDOWN_GRACE_MS, then stops the server. */
+async function closeSimulator(context: SimulatorContext, server: Deno.HttpServer): Promise<void> {
+  context.closeController.abort();
+  context.watchController.abort();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS));
+  await Promise.race([Promise.allSettled([...context.unfinished]), grace]);
+  clearTimeout(timer);
+  // Connections still open belong to clients that stopped reading; cut them like a stopping API server would.
+  context.serverController.abort();
+  await server.finished;
 }
