@@ -78,132 +78,216 @@ const FOLLOW_DEFAULTS = {
   seenEntriesMax: 1_000_000,
 } as const;
 
+/** What one `followEvents` call knows across connections: its settings, the printed ids and where to catch up from. */
+interface FollowState {
+  options: FollowEventsOptions;
+  now: () => Date;
+  wait: Delay;
+  reconnectDelaysMs: readonly number[];
+  lookupBatchMax: number;
+  pageRowsMax: number;
+  queueEntriesMax: number;
+  seen: SeenEvents;
+  startedAt: Date;
+  /** Rows before this are not printed by the first catch-up: they predate the start and --since. */
+  printFrom: Date | null;
+  /** When the last connection that had caught up was lost; null until the first catch-up completed. */
+  disconnectedAt: Date | null;
+  /** Connections lost in a row without catching up; picks the reconnect delay. */
+  failures: number;
+}
+
+/** One connection's attempt: set once it is open and once its first catch-up completed. */
+interface FollowSession {
+  connection: TailConnection | null;
+  isCaughtUp: boolean;
+}
+
+/** Notifications received on one connection and not looked up yet. */
+interface NotifyQueue {
+  keys: RowKey[];
+  /** Resolved by each notification; replaced after the follower wakes. */
+  wake: PromiseWithResolvers<void>;
+  /** When the queue overflowed and was emptied; a catch-up query from there finds the forgotten rows. */
+  overflowAt: Date | null;
+}
+
 /**
  * Follows new rows until `signal` aborts. Never throws for a database problem: it logs a warning, waits and
  * reconnects, then catches up. Rows are printed in (created_at, event_id) order within a catch-up and in commit
  * order while following.
  */
 export async function followEvents(options: FollowEventsOptions): Promise<void> {
-  const now = options.now ?? (() => new Date());
-  const wait = options.delay ?? delay;
-  const reconnectDelaysMs = options.reconnectDelaysMs ?? FOLLOW_DEFAULTS.reconnectDelaysMs;
-  const lookupBatchMax = options.lookupBatchMax ?? FOLLOW_DEFAULTS.lookupBatchMax;
-  const pageRowsMax = options.pageRowsMax ?? FOLLOW_DEFAULTS.pageRowsMax;
-  const queueEntriesMax = options.queueEntriesMax ?? FOLLOW_DEFAULTS.queueEntriesMax;
-  const { signal, logger, filter, catchUpWindowMs } = options;
-  const seen = new SeenEvents({ entriesMax: options.seenEntriesMax ?? FOLLOW_DEFAULTS.seenEntriesMax });
-  const startedAt = now();
-  /** Rows before this are not printed by the first catch-up: they predate the start and --since. */
-  const printFrom = options.sinceMs === undefined ? null : new Date(startedAt.getTime() - options.sinceMs);
-  /** When the last connection that had caught up was lost; null until the first catch-up completed. */
-  let disconnectedAt: Date | null = null;
-  let failures = 0;
-
-  /** Prints `row` unless already printed or filtered out, and remembers it. */
-  const emit = (row: TailRow, isPrintable: boolean): boolean => {
-    const isPrinted = isPrintable && matchesTailFilter(row, filter);
-    seen.add(row.eventId, row.createdAt, { isPrinted });
-    if (isPrinted) options.print(row);
-    return isPrinted;
-  };
-
-  /** Reads rows from `from` on; prints those not known yet (and, on the first start, only from `printFrom`). */
-  const catchUp = async (connection: TailConnection, from: Date, isFirst: boolean): Promise<number> => {
-    let after: RowCursor | null = null;
-    let printed = 0;
-    while (!signal.aborted) {
-      const rows = await connection.readRowsPage({ from, after, filter, limit: pageRowsMax });
-      for (const row of rows) {
-        if (seen.has(row.eventId)) continue;
-        const isPrintable = !isFirst || (printFrom !== null && row.createdAt >= printFrom);
-        if (emit(row, isPrintable)) printed++;
-      }
-      const last = rows.at(-1);
-      if (last === undefined || rows.length < pageRowsMax) break;
-      after = { createdAtKey: last.createdAtKey, eventId: last.eventId };
-    }
-    return printed;
-  };
-
-  while (!signal.aborted) {
-    const queue: RowKey[] = [];
-    let wake = Promise.withResolvers<void>();
-    let overflowAt: Date | null = null;
-    let connection: TailConnection | null = null;
-    let isCaughtUp = false;
+  const follow = createFollowState(options);
+  while (!options.signal.aborted) {
+    const session: FollowSession = { connection: null, isCaughtUp: false };
     try {
-      connection = await options.source.connect({
-        signal,
-        onNotify: (payload) => {
-          const key = parseRowKey(payload);
-          if (key === undefined) return;
-          if (queue.length >= queueEntriesMax) {
-            // Too far behind: forget the queued keys and let a catch-up query find their rows instead.
-            queue.length = 0;
-            overflowAt ??= now();
-          } else {
-            queue.push(key);
-          }
-          wake.resolve();
-        },
-      });
-      // Every wait below races the connection's loss (and a read also reports it itself).
-      const lost = new Tripwire();
-      connection.lost.catch((error: unknown) => lost.trip(error));
-      const isFirst = disconnectedAt === null;
-      const from = isFirst
-        ? toCatchUpStart(startedAt, Math.max(catchUpWindowMs, options.sinceMs ?? 0))
-        : toCatchUpStart(disconnectedAt!, catchUpWindowMs);
-      const printed = await lost.race(catchUp(connection, from, isFirst));
-      isCaughtUp = true;
-      failures = 0;
-      logger.info("Following events", { caughtUp: printed, isReconnect: !isFirst });
-      let prunedAtMs = now().getTime();
-      while (!signal.aborted) {
-        if (queue.length === 0 && overflowAt === null) {
-          await lost.race(raceSignal(wake.promise, signal));
-          wake = Promise.withResolvers<void>();
-          continue;
-        }
-        if (overflowAt !== null) {
-          const overflowFrom = toCatchUpStart(overflowAt, catchUpWindowMs);
-          overflowAt = null;
-          const caught = await lost.race(catchUp(connection, overflowFrom, false));
-          logger.warn("Notifications overflowed; caught up by query", { caughtUp: caught, queueEntriesMax });
-          continue;
-        }
-        // A notification proves a commit after LISTEN: its row is printed even when the first catch-up knew it.
-        const batch = queue.splice(0, lookupBatchMax).filter((key) => !seen.isPrinted(key.eventId));
-        if (batch.length === 0) continue;
-        const rows = await lost.race(connection.readRowsByKeys(batch));
-        const byId = new Map(rows.map((row) => [row.eventId, row]));
-        for (const key of batch) {
-          const row = byId.get(key.eventId);
-          if (row !== undefined && !seen.isPrinted(row.eventId)) emit(row, true);
-        }
-        if (now().getTime() - prunedAtMs >= 10_000) {
-          seen.prune(toCatchUpStart(now(), catchUpWindowMs));
-          prunedAtMs = now().getTime();
-        }
-      }
+      await followConnection(follow, session);
     } catch (error) {
-      if (signal.aborted) break;
-      const waitMs = reconnectDelaysMs[Math.min(failures, reconnectDelaysMs.length - 1)] ?? 1000;
-      failures++;
-      // Only a connection that had caught up moves the catch-up start; otherwise the older loss still counts.
-      if (isCaughtUp) disconnectedAt = now();
-      logger.warn("Cannot follow events; reconnecting", {
-        code: "TAIL_CONNECTION_LOST",
-        error: describeError(error),
-        retryInMs: waitMs,
-      });
-      await closeQuietly(connection, logger);
-      connection = null;
-      await pause(waitMs, signal, wait);
+      if (options.signal.aborted) break;
+      await recoverFromLoss(follow, session, error);
     } finally {
-      await closeQuietly(connection, logger);
+      await closeQuietly(session.connection, options.logger);
     }
   }
+}
+
+function createFollowState(options: FollowEventsOptions): FollowState {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now();
+  return {
+    options,
+    now,
+    wait: options.delay ?? delay,
+    reconnectDelaysMs: options.reconnectDelaysMs ?? FOLLOW_DEFAULTS.reconnectDelaysMs,
+    lookupBatchMax: options.lookupBatchMax ?? FOLLOW_DEFAULTS.lookupBatchMax,
+    pageRowsMax: options.pageRowsMax ?? FOLLOW_DEFAULTS.pageRowsMax,
+    queueEntriesMax: options.queueEntriesMax ?? FOLLOW_DEFAULTS.queueEntriesMax,
+    seen: new SeenEvents({ entriesMax: options.seenEntriesMax ?? FOLLOW_DEFAULTS.seenEntriesMax }),
+    startedAt,
+    printFrom: options.sinceMs === undefined ? null : new Date(startedAt.getTime() - options.sinceMs),
+    disconnectedAt: null,
+    failures: 0,
+  };
+}
+
+/** Connects, catches up, then prints notified rows until the connection is lost (throws) or `signal` aborts. */
+async function followConnection(follow: FollowState, session: FollowSession): Promise<void> {
+  const { signal, logger, catchUpWindowMs } = follow.options;
+  const queue: NotifyQueue = { keys: [], wake: Promise.withResolvers<void>(), overflowAt: null };
+  const connection = await follow.options.source.connect({
+    signal,
+    onNotify: (payload) => queueNotification(follow, queue, payload),
+  });
+  session.connection = connection;
+  // Every wait below races the connection's loss (and a read also reports it itself).
+  const lost = new Tripwire();
+  connection.lost.catch((error: unknown) => lost.trip(error));
+  const isFirst = follow.disconnectedAt === null;
+  const from = isFirst
+    ? toCatchUpStart(follow.startedAt, Math.max(catchUpWindowMs, follow.options.sinceMs ?? 0))
+    : toCatchUpStart(follow.disconnectedAt!, catchUpWindowMs);
+  const printed = await lost.race(catchUp(follow, connection, { from, isFirst }));
+  session.isCaughtUp = true;
+  follow.failures = 0;
+  logger.info("Following events", { caughtUp: printed, isReconnect: !isFirst });
+  await printNotifiedRows(follow, { connection, queue, lost });
+}
+
+/** Queues the key a notification names; past queueEntriesMax forgets the queue and marks an overflow instead. */
+function queueNotification(follow: FollowState, queue: NotifyQueue, payload: string): void {
+  const key = parseRowKey(payload);
+  if (key === undefined) return;
+  if (queue.keys.length >= follow.queueEntriesMax) {
+    // Too far behind: forget the queued keys and let a catch-up query find their rows instead.
+    queue.keys.length = 0;
+    queue.overflowAt ??= follow.now();
+  } else {
+    queue.keys.push(key);
+  }
+  queue.wake.resolve();
+}
+
+/** Waits for notifications and prints their rows, catching up by query after an overflow, until `signal` aborts. */
+async function printNotifiedRows(
+  follow: FollowState,
+  live: { connection: TailConnection; queue: NotifyQueue; lost: Tripwire },
+): Promise<void> {
+  const { connection, queue, lost } = live;
+  const { signal, logger, catchUpWindowMs } = follow.options;
+  let prunedAtMs = follow.now().getTime();
+  while (!signal.aborted) {
+    if (queue.keys.length === 0 && queue.overflowAt === null) {
+      await lost.race(raceSignal(queue.wake.promise, signal));
+      queue.wake = Promise.withResolvers<void>();
+      continue;
+    }
+    if (queue.overflowAt !== null) {
+      const overflowFrom = toCatchUpStart(queue.overflowAt, catchUpWindowMs);
+      queue.overflowAt = null;
+      const caught = await lost.race(catchUp(follow, connection, { from: overflowFrom, isFirst: false }));
+      logger.warn("Notifications overflowed; caught up by query", {
+        caughtUp: caught,
+        queueEntriesMax: follow.queueEntriesMax,
+      });
+      continue;
+    }
+    await printBatch(follow, { connection, queue, lost });
+    if (follow.now().getTime() - prunedAtMs >= 10_000) {
+      follow.seen.prune(toCatchUpStart(follow.now(), catchUpWindowMs));
+      prunedAtMs = follow.now().getTime();
+    }
+  }
+}
+
+/** Looks up the next lookupBatchMax queued keys and prints the rows not printed yet, in notification order. */
+async function printBatch(
+  follow: FollowState,
+  live: { connection: TailConnection; queue: NotifyQueue; lost: Tripwire },
+): Promise<void> {
+  const { seen } = follow;
+  // A notification proves a commit after LISTEN: its row is printed even when the first catch-up knew it.
+  const batch = live.queue.keys.splice(0, follow.lookupBatchMax).filter((key) => !seen.isPrinted(key.eventId));
+  if (batch.length === 0) return;
+  const rows = await live.lost.race(live.connection.readRowsByKeys(batch));
+  const byId = new Map(rows.map((row) => [row.eventId, row]));
+  for (const key of batch) {
+    const row = byId.get(key.eventId);
+    if (row !== undefined && !seen.isPrinted(row.eventId)) emit(follow, row, true);
+  }
+}
+
+/** Reads rows from `from` on; prints those not known yet (and, on the first start, only from `printFrom`). */
+async function catchUp(
+  follow: FollowState,
+  connection: TailConnection,
+  start: { from: Date; isFirst: boolean },
+): Promise<number> {
+  const { signal, filter } = follow.options;
+  let after: RowCursor | null = null;
+  let printed = 0;
+  while (!signal.aborted) {
+    const rows = await connection.readRowsPage({ from: start.from, after, filter, limit: follow.pageRowsMax });
+    for (const row of rows) {
+      if (follow.seen.has(row.eventId)) continue;
+      const isPrintable = !start.isFirst || (follow.printFrom !== null && row.createdAt >= follow.printFrom);
+      if (emit(follow, row, isPrintable)) printed++;
+    }
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < follow.pageRowsMax) break;
+    after = { createdAtKey: last.createdAtKey, eventId: last.eventId };
+  }
+  return printed;
+}
+
+/** Prints `row` unless filtered out or not printable, and remembers it either way. */
+function emit(follow: FollowState, row: TailRow, isPrintable: boolean): boolean {
+  const isPrinted = isPrintable && matchesTailFilter(row, follow.options.filter);
+  follow.seen.add(row.eventId, row.createdAt, { isPrinted });
+  if (isPrinted) follow.options.print(row);
+  return isPrinted;
+}
+
+/** Logs the loss, closes the connection and waits the reconnect delay (or until `signal` aborts). */
+async function recoverFromLoss(follow: FollowState, session: FollowSession, error: unknown): Promise<void> {
+  const { logger, signal } = follow.options;
+  const waitMs = toReconnectDelayMs(follow.reconnectDelaysMs, follow.failures);
+  follow.failures++;
+  // Only a connection that had caught up moves the catch-up start; otherwise the older loss still counts.
+  if (session.isCaughtUp) follow.disconnectedAt = follow.now();
+  logger.warn("Cannot follow events; reconnecting", {
+    code: "TAIL_CONNECTION_LOST",
+    error: describeError(error),
+    retryInMs: waitMs,
+  });
+  await closeQuietly(session.connection, logger);
+  session.connection = null;
+  await pause(waitMs, signal, follow.wait);
+}
+
+/** The wait before the reconnect that follows `failures` failed ones: the delays in turn, then the last repeated. */
+export function toReconnectDelayMs(reconnectDelaysMs: readonly number[], failures: number): number {
+  return reconnectDelaysMs[Math.min(failures, reconnectDelaysMs.length - 1)] ?? 1000;
 }
 
 async function closeQuietly(connection: TailConnection | null, logger: Logger): Promise<void> {
