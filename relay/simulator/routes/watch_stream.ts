@@ -115,7 +115,7 @@ function finishWatch(watch: WatchState): void {
   if (!watch.isCanceled) watch.streamController?.close();
 }
 
-/** Enqueues the next chunk of lines, waiting while stalled or while there is nothing to send; ends the stream when due. */
+/** Enqueues the next chunk of lines, waiting while stalled or idle; ends the stream when due. */
 async function pullWatch(watch: WatchState, controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
   const { options } = watch;
   while (!watch.isDone) {
