@@ -329,13 +329,18 @@ Deno.test("HandlerClient.sendBatch abandons a request that gets no answer, or ha
     assert.ok(elapsedMs >= 600 && elapsedMs < 3_000, `two 300 ms timeouts took ${elapsedMs} ms`);
   } finally {
     listener.close();
-    for (const conn of connections) {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error; // closed by the client already
-      }
-    }
+    closeAll(connections);
     await serving.catch(() => {});
   }
 });
+
+/** Closes the test server's connections; one the client already closed is skipped. */
+function closeAll(connections: Deno.Conn[]): void {
+  for (const conn of connections) {
+    try {
+      conn.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+}
