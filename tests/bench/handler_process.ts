@@ -16,7 +16,10 @@ export interface HandlerProcess {
   stop(): Promise<void>;
 }
 
-const MAIN = new URL("../../handler/main.ts", import.meta.url).pathname;
+/** The handler to start: BENCH_HANDLER_MAIN (another checkout's handler/main.ts, to compare versions in one run). */
+const MAIN = Deno.env.get("BENCH_HANDLER_MAIN") ?? new URL("../../handler/main.ts", import.meta.url).pathname;
+/** Extra `deno run` arguments (BENCH_HANDLER_ARGS, a JSON array), e.g. `["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]`. */
+const EXTRA_ARGS = JSON.parse(Deno.env.get("BENCH_HANDLER_ARGS") ?? "[]") as string[];
 const DOCKERFILE = new URL("../../deploy/handler/Dockerfile", import.meta.url);
 
 /**
@@ -33,7 +36,7 @@ export async function readHandlerV8Args(): Promise<string[]> {
 /** Starts the handler and resolves once it listens; rejects with its log when it exits or is not up in 60 s. */
 export async function startHandlerProcess(env: Record<string, string>): Promise<HandlerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...await readHandlerV8Args(), "-A", MAIN],
+    args: ["run", ...await readHandlerV8Args(), ...EXTRA_ARGS, "-A", MAIN],
     env,
     stdin: "null",
     stdout: "piped",

@@ -41,7 +41,9 @@ Deno.test("toCopyLine writes the columns in COPY_COLUMNS order, tab separated, n
 Deno.test("toCopyChunks cuts whole lines into chunks of at least chunkBytesMin", () => {
   const rows = [1, 2, 3, 4, 5].map((n) => makeRow("c1", n));
   const lineLength = toCopyLine(rows[0]!).length;
-  const chunks = [...toCopyChunks(rows, { chunkBytesMin: lineLength * 2 })];
+  const chunks = [...toCopyChunks(rows, { chunkBytesMin: lineLength * 2 })].map((chunk) =>
+    new TextDecoder().decode(chunk)
+  );
   assert.equal(chunks.length, 3);
   assert.equal(chunks.join(""), rows.map(toCopyLine).join(""));
   assert.deepEqual(chunks.map((chunk) => chunk.split("\n").length - 1), [2, 2, 1]);
