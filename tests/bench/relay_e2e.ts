@@ -3,7 +3,7 @@
  * a child process, run with the relay's own V8 flags, so its RSS is its own) cold-starts, lists and sends them all
  * through the real handler (also a child process) into PostgreSQL. Reports `events_per_s` end to end,
  * `ratio_vs_handler` against the `handler_ingest` rate (given by the caller, else measured in the same run by posting
- * the same events, gzip NDJSON in batches of 5,000 as the relay's default, straight to a fresh handler),
+ * the same events, gzip NDJSON in batches of the relay's default size, 1,000, straight to a fresh handler),
  * `relay_peak_rss_mib`, `relay_rss_at_10k_events_mib` and `relay_rss_at_100k_events_mib` (RSS when the 10,000th and
  * 100,000th event were stored) and `standby_rss_mib` (an idle standby's RSS).
  *
@@ -17,6 +17,7 @@ import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import type { CoreV1Event } from "../../relay/simulator/stores/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
+import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { readRelayTaskV8Flags } from "../support/relay_command.ts";
@@ -34,7 +35,8 @@ const TOKEN = "bench-relay-token";
 const SCHEMA = "bench_relay";
 const MAIN = Deno.env.get("BENCH_RELAY_MAIN") ?? new URL("../../relay/main.ts", import.meta.url).pathname;
 const MIB = 1024 * 1024;
-const HANDLER_BATCH_RECORDS = 5_000;
+/** The relay's default batch size, for the handler's own rate. */
+const HANDLER_BATCH_RECORDS = DEFAULT_LIMITS.batchRecordsMax;
 /** Extra `deno run` arguments for the leader (BENCH_RELAY_ARGS, JSON array), e.g. `["--inspect=127.0.0.1:9229"]`. */
 const EXTRA_ARGS = JSON.parse(Deno.env.get("BENCH_RELAY_ARGS") ?? "[]") as string[];
 /** When set (BENCH_RELAY_LOG), each relay's stdout goes to `<path>.<pod name>` with DEBUG on. */
@@ -54,7 +56,7 @@ function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined
 }
 
 /** CPU time (user + system) the process has used, in ms; /proc counts clock ticks of 10 ms. */
-function readCpuMs(pid: number): number | undefined {
+export function readCpuMs(pid: number): number | undefined {
   try {
     const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -71,7 +73,36 @@ async function sha256Hex(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function spawnRelay(env: Record<string, string>): Deno.ChildProcess {
+/** What a relay of the benchmark is pointed at. */
+export interface RelayTarget {
+  kubeconfigPath: string;
+  handlerUrl: string;
+  token: string;
+  cluster: string;
+}
+
+/**
+ * The environment of a relay process of the benchmark (cleared of everything else): `target`, the pod name, DEBUG
+ * when BENCH_RELAY_LOG is set, and BENCH_RELAY_ENV's extra variables.
+ */
+export function toRelayEnv(target: RelayTarget, podName: string): Record<string, string> {
+  return {
+    KUBECONFIG: target.kubeconfigPath,
+    HANDLER_URL: target.handlerUrl,
+    HANDLER_TOKEN: target.token,
+    CLUSTER_NAME: target.cluster,
+    POD_NAME: podName,
+    HEALTH_PORT: "0",
+    DEBUG: LOG_PATH === undefined ? "false" : "true",
+    ...JSON.parse(Deno.env.get("BENCH_RELAY_ENV") ?? "{}") as Record<string, string>,
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+  };
+}
+
+/** Starts a relay process (BENCH_RELAY_MAIN, with the relay's V8 flags) with exactly `env`. */
+export function spawnRelay(env: Record<string, string>): Deno.ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...V8_FLAGS, ...EXTRA_ARGS, MAIN],
     env,
@@ -108,19 +139,8 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
     const handlerEventsPerS = options.handlerEventsPerS ??
       await measureHandlerIngest(options.databaseUrl, sql, events);
     await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
-    const env = (podName: string) => ({
-      KUBECONFIG: `${dir}/kubeconfig`,
-      HANDLER_URL: handler.baseUrl,
-      HANDLER_TOKEN: TOKEN,
-      CLUSTER_NAME: CLUSTER,
-      POD_NAME: podName,
-      HEALTH_PORT: "0",
-      DEBUG: LOG_PATH === undefined ? "false" : "true",
-      ...JSON.parse(Deno.env.get("BENCH_RELAY_ENV") ?? "{}") as Record<string, string>,
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
-    });
+    const target = { kubeconfigPath: `${dir}/kubeconfig`, handlerUrl: handler.baseUrl, token: TOKEN, cluster: CLUSTER };
+    const env = (podName: string) => toRelayEnv(target, podName);
     const handlerCpuBeforeMs = await handler.cpuMs();
     const benchCpuBeforeMs = readCpuMs(Deno.pid)!;
     const started = performance.now();
