@@ -3,7 +3,7 @@
  * a child process, run with the relay's own V8 flags, so its RSS is its own) cold-starts, lists and sends them all
  * through the real handler (also a child process) into PostgreSQL. Reports `events_per_s` end to end,
  * `ratio_vs_handler` against the `handler_ingest` rate (given by the caller, else measured in the same run by posting
- * the same events, gzip NDJSON in batches of the relay's default size, 1,000, straight to a fresh handler),
+ * the same events, gzip NDJSON in batches of 5,000 as the relay's default, straight to a fresh handler),
  * `relay_peak_rss_mib`, `relay_rss_at_10k_events_mib` and `relay_rss_at_100k_events_mib` (RSS when the 10,000th and
  * 100,000th event were stored) and `standby_rss_mib` (an idle standby's RSS).
  *
@@ -17,7 +17,6 @@ import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import type { CoreV1Event } from "../../relay/simulator/stores/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
-import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { readRelayTaskV8Flags } from "../support/relay_command.ts";
@@ -35,8 +34,7 @@ const TOKEN = "bench-relay-token";
 const SCHEMA = "bench_relay";
 const MAIN = Deno.env.get("BENCH_RELAY_MAIN") ?? new URL("../../relay/main.ts", import.meta.url).pathname;
 const MIB = 1024 * 1024;
-/** The relay's default batch size, for the handler's own rate. */
-const HANDLER_BATCH_RECORDS = DEFAULT_LIMITS.batchRecordsMax;
+const HANDLER_BATCH_RECORDS = 5_000;
 /** Extra `deno run` arguments for the leader (BENCH_RELAY_ARGS, JSON array), e.g. `["--inspect=127.0.0.1:9229"]`. */
 const EXTRA_ARGS = JSON.parse(Deno.env.get("BENCH_RELAY_ARGS") ?? "[]") as string[];
 /** When set (BENCH_RELAY_LOG), each relay's stdout goes to `<path>.<pod name>` with DEBUG on. */
