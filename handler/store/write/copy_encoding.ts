@@ -86,15 +86,26 @@ export function* toCopyChunks(rows: readonly EventRow[], options: { chunkBytesMi
   let buffer = new Uint8Array(0);
   let at = 0;
   let run = "";
-  /** Encodes the run into the buffer, growing it when the run may not fit. */
+  /** Replaces the buffer by one with room for `bytes` more (at least a chunk and a run), keeping what it holds. */
+  const grow = (bytes: number) => {
+    const grown = new Uint8Array(Math.max(chunkBytesMin + ENCODE_RUN_UNITS, at + bytes));
+    if (at > 0) grown.set(buffer.subarray(0, at));
+    buffer = grown;
+  };
+  /**
+   * Encodes the run into the buffer. Room is made for one byte a code unit first (most text is ASCII), so a buffer
+   * is not three times larger than its text; when the rest of the run does not fit, for three.
+   */
   const encodeRun = () => {
-    const bytesMax = run.length * UTF8_BYTES_PER_UNIT_MAX;
-    if (at + bytesMax > buffer.length) {
-      const grown = new Uint8Array(Math.max(chunkBytesMin, at) + bytesMax);
-      if (at > 0) grown.set(buffer.subarray(0, at));
-      buffer = grown;
+    let rest = run;
+    if (buffer.length - at < rest.length) grow(rest.length);
+    for (;;) {
+      const { read, written } = encoder.encodeInto(rest, buffer.subarray(at));
+      at += written;
+      if (read === rest.length) break;
+      rest = rest.slice(read);
+      grow(rest.length * UTF8_BYTES_PER_UNIT_MAX);
     }
-    at += encoder.encodeInto(run, buffer.subarray(at)).written;
     run = "";
   };
   for (const row of rows) {
