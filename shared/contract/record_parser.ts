@@ -78,6 +78,23 @@ function mayHoldLoneSurrogate(text: string): boolean {
   return text.includes("\\ud") || text.includes("\\uD");
 }
 
+/** The checks of characters that a line can only carry as `\u` escapes (see parseRecordLine). */
+function checkEscapedCharacters(value: object, line: number, text: string): ParsedLine | undefined {
+  // JSON can only carry NUL escaped, so a line without the escape needs no walk.
+  if (text.includes("\\u0000") && someString(value, hasNul)) {
+    return fail(line, "NUL_IN_STRING", `Cannot store line ${line}: a string contains a NUL character`);
+  }
+  // PostgreSQL's jsonb refuses an unpaired surrogate and text would silently get U+FFFD instead.
+  if (mayHoldLoneSurrogate(text) && someString(value, isIllFormed)) {
+    return fail(
+      line,
+      "INVALID_UNICODE",
+      `Cannot store line ${line}: a string contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)`,
+    );
+  }
+  return undefined;
+}
+
 /** Longest uid, resourceVersion and gap field: all are parts of unique index keys, which PostgreSQL bounds. */
 export const KEY_FIELD_LENGTH_MAX = 253;
 
@@ -104,17 +121,10 @@ export function parseRecordLine(text: string, line: number, options: ParseLineOp
   if (depthExceeds(value, options.jsonDepthMax)) {
     return fail(line, "TOO_DEEP", `Cannot read line ${line}: nesting deeper than ${options.jsonDepthMax}`);
   }
-  // JSON can only carry NUL escaped, so a line without the escape needs no walk.
-  if (text.includes("\\u0000") && someString(value, hasNul)) {
-    return fail(line, "NUL_IN_STRING", `Cannot store line ${line}: a string contains a NUL character`);
-  }
-  // PostgreSQL's jsonb refuses an unpaired surrogate and text would silently get U+FFFD instead.
-  if (mayHoldLoneSurrogate(text) && someString(value, isIllFormed)) {
-    return fail(
-      line,
-      "INVALID_UNICODE",
-      `Cannot store line ${line}: a string contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)`,
-    );
+  // NUL and lone surrogates can only arrive as `\u` escapes, so a line without one needs neither check.
+  if (text.includes("\\u")) {
+    const failure = checkEscapedCharacters(value, line, text);
+    if (failure) return failure;
   }
   const record = value as Record<string, unknown>;
   if (record.v === undefined) return fail(line, "MISSING_FIELD", `Cannot read line ${line}: field "v" is missing`);

@@ -1,6 +1,7 @@
 /**
  * Database helpers of the benchmark: connections with TCP_NODELAY, the events table as our migrations define it
- * with its daily partitions, and a plain COPY of rows.
+ * and as the existing Krateo stack creates it, with daily partitions, a plain COPY of rows, and a count of the
+ * notifications the rows produce.
  */
 import postgres from "postgres";
 import { connect as connectSocket } from "node:net";
@@ -48,6 +49,49 @@ export async function createEventsTable(sql: Sql, schema: string, days: readonly
   await sql.unsafe(`create schema "${schema}"`);
   await sql.unsafe(`create table "${schema}".k8s_events (${columns}) partition by range (created_at)`);
   await createPartitions(sql, schema, days);
+}
+
+/**
+ * The existing Krateo stack's `k8s_events` (tests/fixtures/krateo_schema.sql: per-row NOTIFY trigger, an index on
+ * composition_id) in a new `schema`, with daily partitions for `days`.
+ */
+export async function createKrateoTable(sql: Sql, schema: string, days: readonly string[]): Promise<void> {
+  const ddl = await Deno.readTextFile(new URL("../fixtures/krateo_schema.sql", import.meta.url));
+  await sql.unsafe(`drop schema if exists "${schema}" cascade`);
+  await sql.unsafe(`create schema "${schema}"`);
+  await sql.begin(async (tx) => {
+    await tx.unsafe(`set local search_path to "${schema}"`);
+    await tx.unsafe(ddl).simple();
+  });
+  await createPartitions(sql, schema, days);
+}
+
+/** Notifications on channel `events` counted as they arrive, by the prefix of their global_uid. */
+export interface NotificationCount {
+  readonly count: number;
+  /** Resolves once `expected` have arrived or `timeoutMs` has passed, whichever is first. */
+  waitFor(expected: number, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts counting notifications on `events` whose global_uid starts with `prefix`, on a connection of its own. */
+export async function countNotifications(url: string, prefix: string): Promise<NotificationCount> {
+  const listener = openSql(url, 1);
+  let count = 0;
+  const needle = `"global_uid" : "${prefix}`;
+  await listener.listen("events", (payload) => {
+    if (payload.includes(needle)) count++;
+  });
+  return {
+    get count() {
+      return count;
+    },
+    async waitFor(expected: number, timeoutMs: number) {
+      const deadline = Date.now() + timeoutMs;
+      while (count < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    close: () => listener.end({ timeout: 1 }),
+  };
 }
 
 export async function copyRows(

@@ -16,7 +16,12 @@ export interface HandlerProcess {
   stop(): Promise<void>;
 }
 
-const MAIN = new URL("../../handler/main.ts", import.meta.url).pathname;
+/** The handler to start: BENCH_HANDLER_MAIN (another checkout's handler/main.ts, to compare versions in one run). */
+const MAIN = Deno.env.get("BENCH_HANDLER_MAIN") ?? new URL("../../handler/main.ts", import.meta.url).pathname;
+/** Extra `deno run` arguments (BENCH_HANDLER_ARGS, a JSON array), e.g. `["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]`. */
+const EXTRA_ARGS = JSON.parse(Deno.env.get("BENCH_HANDLER_ARGS") ?? "[]") as string[];
+/** When set (BENCH_HANDLER_LOG), every line the handler writes (stdout and stderr) is appended to this file. */
+const LOG_PATH = Deno.env.get("BENCH_HANDLER_LOG");
 const DOCKERFILE = new URL("../../deploy/handler/Dockerfile", import.meta.url);
 
 /**
@@ -33,7 +38,7 @@ export async function readHandlerV8Args(): Promise<string[]> {
 /** Starts the handler and resolves once it listens; rejects with its log when it exits or is not up in 60 s. */
 export async function startHandlerProcess(env: Record<string, string>): Promise<HandlerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...await readHandlerV8Args(), "-A", MAIN],
+    args: ["run", ...await readHandlerV8Args(), ...EXTRA_ARGS, "-A", MAIN],
     env,
     stdin: "null",
     stdout: "piped",
@@ -42,6 +47,10 @@ export async function startHandlerProcess(env: Record<string, string>): Promise<
   const log: string[] = [];
   let onPort: (port: number) => void = () => {};
   const port = new Promise<number>((resolve) => onPort = resolve);
+  const logFile = LOG_PATH === undefined
+    ? undefined
+    : await Deno.open(LOG_PATH, { write: true, create: true, append: true });
+  const encoder = new TextEncoder();
   const drain = async (stream: ReadableStream<Uint8Array>) => {
     const lines = stream.pipeThrough(new TextDecoderStream());
     let pending = "";
@@ -52,11 +61,12 @@ export async function startHandlerProcess(env: Record<string, string>): Promise<
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
         if (log.length < 200) log.push(line);
+        if (logFile !== undefined) await logFile.write(encoder.encode(`${line}\n`));
         if (line.includes('"listening"')) onPort((JSON.parse(line) as { port: number }).port);
       }
     }
   };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).finally(() => logFile?.close());
   let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = new Promise<never>((_, reject) => {
     timer = setTimeout(

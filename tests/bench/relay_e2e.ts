@@ -61,7 +61,7 @@ function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined
 }
 
 /** CPU time (user + system) the process has used, in ms; /proc counts clock ticks of 10 ms. */
-function readCpuMs(pid: number): number | undefined {
+export function readCpuMs(pid: number): number | undefined {
   try {
     const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -85,7 +85,37 @@ async function readRssAfterGcKb(child: Deno.ChildProcess): Promise<number | unde
   return readStatusKb(child.pid, "VmRSS");
 }
 
-function spawnRelay(env: Record<string, string>, options: { isForcedGc?: boolean } = {}): Deno.ChildProcess {
+/** What a relay of the benchmark is pointed at. */
+export interface RelayTarget {
+  kubeconfigPath: string;
+  handlerUrl: string;
+  token: string;
+  cluster: string;
+}
+
+/**
+ * The environment of a relay process of the benchmark (cleared of everything else): `target`, the pod name, DEBUG
+ * when BENCH_RELAY_LOG is set, and BENCH_RELAY_ENV's extra variables.
+ */
+export function toRelayEnv(target: RelayTarget, podName: string): Record<string, string> {
+  return {
+    KUBECONFIG: target.kubeconfigPath,
+    HANDLER_URL: target.handlerUrl,
+    HANDLER_TOKEN: target.token,
+    CLUSTER_NAME: target.cluster,
+    POD_NAME: podName,
+    HEALTH_PORT: "0",
+    DEBUG: LOG_PATH === undefined ? "false" : "true",
+    ...JSON.parse(Deno.env.get("BENCH_RELAY_ENV") ?? "{}") as Record<string, string>,
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+  };
+}
+
+/** Starts a relay process (BENCH_RELAY_MAIN, with the relay's V8 flags) with exactly `env`; `isForcedGc` adds
+ * `--expose-gc` so the relay's SIGUSR2 hook can collect before an RSS reading. */
+export function spawnRelay(env: Record<string, string>, options: { isForcedGc?: boolean } = {}): Deno.ChildProcess {
   const flags = options.isForcedGc
     ? [V8_FLAGS.length === 0 ? "--v8-flags=--expose-gc" : `${V8_FLAGS[0]},--expose-gc`]
     : V8_FLAGS;
@@ -125,19 +155,8 @@ export async function measureRelayE2e(options: RelayE2eOptions): Promise<Record<
     const handlerEventsPerS = options.handlerEventsPerS ??
       await measureHandlerIngest(options.databaseUrl, sql, events);
     await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
-    const env = (podName: string) => ({
-      KUBECONFIG: `${dir}/kubeconfig`,
-      HANDLER_URL: handler.baseUrl,
-      HANDLER_TOKEN: TOKEN,
-      CLUSTER_NAME: CLUSTER,
-      POD_NAME: podName,
-      HEALTH_PORT: "0",
-      DEBUG: LOG_PATH === undefined ? "false" : "true",
-      ...JSON.parse(Deno.env.get("BENCH_RELAY_ENV") ?? "{}") as Record<string, string>,
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
-    });
+    const target = { kubeconfigPath: `${dir}/kubeconfig`, handlerUrl: handler.baseUrl, token: TOKEN, cluster: CLUSTER };
+    const env = (podName: string) => toRelayEnv(target, podName);
     const handlerCpuBeforeMs = await handler.cpuMs();
     const benchCpuBeforeMs = readCpuMs(Deno.pid)!;
     const started = performance.now();

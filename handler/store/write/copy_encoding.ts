@@ -25,7 +25,9 @@ export const COPY_COLUMNS = [
 // NUL is matched so that toCopyValue can refuse it; PostgreSQL text cannot hold it.
 // deno-lint-ignore no-control-regex
 const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
-const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const CONTROL = /[\t\n\r]/;
+const CONTROL_ALL = /[\t\n\r]/g;
+const ESCAPES: Record<string, string> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 /**
  * One value in COPY text format: `\N` for null, otherwise the text with backslash, tab, newline and carriage return
@@ -35,7 +37,11 @@ export function toCopyValue(value: string | null): string {
   if (value === null) return "\\N";
   if (!NEEDS_ESCAPE.test(value)) return value;
   if (value.includes("\u0000")) throw new RangeError("Cannot encode a value for COPY: it contains a NUL character");
-  return value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c] ?? c);
+  // Backslashes first, so that the backslashes of the escapes below are not doubled. replaceAll of a plain string
+  // is the fast case that matters: a minified event's JSON has a backslash before every quote inside a string, and
+  // never a raw tab, newline or carriage return.
+  const escaped = value.includes("\\") ? value.replaceAll("\\", "\\\\") : value;
+  return CONTROL.test(escaped) ? escaped.replace(CONTROL_ALL, (c) => ESCAPES[c] ?? c) : escaped;
 }
 
 /** One row as a COPY text line, columns in `COPY_COLUMNS` order, ending in `\n`. Throws RangeError as toCopyValue. */
@@ -56,18 +62,63 @@ export function toCopyLine(row: EventRow): string {
     toCopyValue(row.resourceVersion) + "\n";
 }
 
+const encoder = new TextEncoder();
+
+/** UTF-8 takes at most three bytes for one UTF-16 code unit (a surrogate pair: four bytes for two units). */
+const UTF8_BYTES_PER_UNIT_MAX = 3;
+
 /**
- * The rows as COPY text, cut into chunks of about `chunkBytesMin` UTF-16 code units or more (whole lines only), so
- * a writer sends few large writes instead of one per row.
+ * Lines are joined into runs of about this many UTF-16 code units before they are encoded: one encodeInto call per
+ * run rather than per line (the call costs about as much as encoding a whole line), while a run is still small
+ * enough to die young.
  */
-export function* toCopyChunks(rows: readonly EventRow[], options: { chunkBytesMin: number }): Generator<string> {
-  let chunk = "";
+const ENCODE_RUN_UNITS = 32 * 1024;
+
+/**
+ * The rows as COPY text in UTF-8, cut into chunks of `chunkBytesMin` bytes or more (whole lines only, the last chunk
+ * excepted), so a writer sends few large writes instead of one per row. Lines are encoded into the chunk's buffer a
+ * run at a time as they are made: a chunk is one allocation outside the JavaScript heap, not a string of thousands
+ * of lines for the garbage collector to copy. Throws RangeError as toCopyValue (the chunks before that row were
+ * yielded already).
+ */
+export function* toCopyChunks(rows: readonly EventRow[], options: { chunkBytesMin: number }): Generator<Uint8Array> {
+  const { chunkBytesMin } = options;
+  let buffer = new Uint8Array(0);
+  let at = 0;
+  let run = "";
+  /** Replaces the buffer by one with room for `bytes` more (at least a chunk and a run), keeping what it holds. */
+  const grow = (bytes: number) => {
+    const grown = new Uint8Array(Math.max(chunkBytesMin + ENCODE_RUN_UNITS, at + bytes));
+    if (at > 0) grown.set(buffer.subarray(0, at));
+    buffer = grown;
+  };
+  /**
+   * Encodes the run into the buffer. Room is made for one byte a code unit first (most text is ASCII), so a buffer
+   * is not three times larger than its text; when the rest of the run does not fit, for three.
+   */
+  const encodeRun = () => {
+    let rest = run;
+    if (buffer.length - at < rest.length) grow(rest.length);
+    for (;;) {
+      const { read, written } = encoder.encodeInto(rest, buffer.subarray(at));
+      at += written;
+      if (read === rest.length) break;
+      rest = rest.slice(read);
+      grow(rest.length * UTF8_BYTES_PER_UNIT_MAX);
+    }
+    run = "";
+  };
   for (const row of rows) {
-    chunk += toCopyLine(row);
-    if (chunk.length >= options.chunkBytesMin) {
-      yield chunk;
-      chunk = "";
+    run += toCopyLine(row);
+    // UTF-8 has at least as many bytes as UTF-16 code units, so a chunk may be full once the run is encoded.
+    if (run.length < ENCODE_RUN_UNITS && at + run.length < chunkBytesMin) continue;
+    encodeRun();
+    if (at >= chunkBytesMin) {
+      yield buffer.subarray(0, at);
+      buffer = new Uint8Array(0);
+      at = 0;
     }
   }
-  if (chunk !== "") yield chunk;
+  if (run !== "") encodeRun();
+  if (at > 0) yield buffer.subarray(0, at);
 }

@@ -8,7 +8,7 @@ import type { EventRow } from "../../../shared/contract/event_row.ts";
 import { toCopyChunks } from "./copy_encoding.ts";
 import { IN_FAILED_TRANSACTION_SQLSTATE, toDatabaseErrorCode } from "../database_errors.ts";
 
-/** Rows are written in chunks of about this many UTF-16 code units. */
+/** Rows are written in chunks of about this many bytes. */
 const COPY_CHUNK_BYTES_MIN = 256 * 1024;
 
 /** A COPY FROM STDIN in progress: rows are written as they come, then it is ended or aborted. */

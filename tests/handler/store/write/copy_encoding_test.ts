@@ -41,8 +41,47 @@ Deno.test("toCopyLine writes the columns in COPY_COLUMNS order, tab separated, n
 Deno.test("toCopyChunks cuts whole lines into chunks of at least chunkBytesMin", () => {
   const rows = [1, 2, 3, 4, 5].map((n) => makeRow("c1", n));
   const lineLength = toCopyLine(rows[0]!).length;
-  const chunks = [...toCopyChunks(rows, { chunkBytesMin: lineLength * 2 })];
+  const chunks = [...toCopyChunks(rows, { chunkBytesMin: lineLength * 2 })].map((chunk) =>
+    new TextDecoder().decode(chunk)
+  );
   assert.equal(chunks.length, 3);
   assert.equal(chunks.join(""), rows.map(toCopyLine).join(""));
   assert.deepEqual(chunks.map((chunk) => chunk.split("\n").length - 1), [2, 2, 1]);
+});
+
+Deno.test("toCopyValue escapes backslashes before the escapes it adds, and a minified event's quotes", () => {
+  assert.equal(toCopyValue("\\\t"), "\\\\\\t");
+  assert.equal(toCopyValue("a\\nb"), "a\\\\nb");
+  assert.equal(toCopyValue('{"m":"say \\"hi\\"\\n"}'), '{"m":"say \\\\"hi\\\\"\\\\n"}');
+  assert.equal(toCopyValue("\r\n\t"), "\\r\\n\\t");
+});
+
+Deno.test("toCopyChunks writes the lines' exact UTF-8, multi-byte characters and a line far longer than the rest", () => {
+  const long = "é🎉€".repeat(50_000);
+  const rows = [
+    makeRow("c1", 1, { message: "ü 🎉 tab\there" }),
+    makeRow("c1", 2, { message: long, raw: JSON.stringify({ note: long }) }),
+    makeRow("c1", 3, { namespace: "\\N", message: "back\\slash" }),
+    makeRow("c1", 4),
+  ];
+  const chunkBytesMin = 4096;
+  const chunks = [...toCopyChunks(rows, { chunkBytesMin })];
+  const expected = new TextEncoder().encode(rows.map(toCopyLine).join(""));
+  const joined = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  assert.deepEqual(joined, expected);
+  chunks.slice(0, -1).forEach((chunk) => assert.ok(chunk.length >= chunkBytesMin, `chunk of ${chunk.length} bytes`));
+  chunks.forEach((chunk) => assert.equal(chunk[chunk.length - 1], 10));
+  assert.deepEqual(chunks.map((chunk) => chunk.filter((byte) => byte === 10).length), [2, 2]);
+});
+
+Deno.test("toCopyChunks throws RangeError for a NUL character, after the chunks before its row", () => {
+  const rows = [makeRow("c1", 1), makeRow("c1", 2, { reason: "a\u0000b" })];
+  const chunks = toCopyChunks(rows, { chunkBytesMin: 1 });
+  assert.equal(chunks.next().done, false);
+  assert.throws(() => chunks.next(), { name: "RangeError" });
 });
