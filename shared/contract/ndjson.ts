@@ -3,6 +3,7 @@
  * on each line's size. Pure stream transforms; no I/O.
  */
 import type { LineError } from "./line_error.ts";
+import { toUtf8Length, UTF8_BYTES_PER_UNIT_MAX } from "./utf8.ts";
 
 /** Encodes records as NDJSON: one compact JSON object per line, each line ending in `\n`. */
 export function encodeNdjson(records: readonly unknown[]): string {
@@ -115,7 +116,8 @@ export class NdjsonLineSplitter {
       const nl = text.indexOf("\n", i);
       let lineEnd = nl === -1 ? end : nl;
       if (text.charCodeAt(lineEnd - 1) === CARRIAGE_RETURN) lineEnd--;
-      if ((lineEnd - at) * 3 > lineBytesMax && toUtf8Length(text, at, lineEnd) > lineBytesMax) {
+      const units = lineEnd - at;
+      if (units * UTF8_BYTES_PER_UNIT_MAX > lineBytesMax && toUtf8Length(text.slice(at, lineEnd)) > lineBytesMax) {
         out.push({ line, error: toLineTooLong(line, lineBytesMax) });
       } else {
         out.push({ line, text: text.slice(at, lineEnd) });
@@ -187,17 +189,6 @@ export class NdjsonLineSplitter {
     }
     out.push({ line, error: toLineTooLong(line, lineBytesMax) });
   }
-}
-
-/** Bytes of `text` from `start` to `end` in UTF-8; the text is well-formed (it was decoded from UTF-8). */
-function toUtf8Length(text: string, start: number, end: number): number {
-  let bytes = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    // A surrogate pair is two code units and four bytes.
-    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
-  }
-  return bytes;
 }
 
 function toLineTooLong(line: number, lineBytesMax: number): LineError {

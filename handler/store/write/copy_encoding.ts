@@ -3,6 +3,7 @@
  * request content ever reaches SQL text.
  */
 import type { EventRow } from "../../../shared/contract/event_row.ts";
+import { UTF8_BYTES_PER_UNIT_MAX } from "../../../shared/contract/utf8.ts";
 
 /** The `k8s_events` columns a COPY writes, in the order `toCopyLine` emits them. `event_id` is left to its default. */
 export const COPY_COLUMNS = [
@@ -64,9 +65,6 @@ export function toCopyLine(row: EventRow): string {
 
 const encoder = new TextEncoder();
 
-/** UTF-8 takes at most three bytes for one UTF-16 code unit (a surrogate pair: four bytes for two units). */
-const UTF8_BYTES_PER_UNIT_MAX = 3;
-
 /**
  * Lines are joined into runs of about this many UTF-16 code units before they are encoded: one encodeInto call per
  * run rather than per line (the call costs about as much as encoding a whole line), while a run is still small
@@ -77,8 +75,8 @@ const ENCODE_RUN_UNITS = 32 * 1024;
 /**
  * The rows as COPY text in UTF-8, cut into chunks of `chunkBytesMin` bytes or more (whole lines only, the last chunk
  * excepted), so a writer sends few large writes instead of one per row. Lines are encoded into the chunk's buffer a
- * run at a time as they are made: a chunk is one allocation outside the JavaScript heap, not a string of thousands
- * of lines for the garbage collector to copy. Throws RangeError as toCopyValue (the chunks before that row were
+ * run at a time as they are made: a chunk is a buffer outside the JavaScript heap, not a string of thousands of
+ * lines for the garbage collector to copy. Throws RangeError as toCopyValue (the chunks before that row were
  * yielded already).
  */
 export function* toCopyChunks(rows: readonly EventRow[], options: { chunkBytesMin: number }): Generator<Uint8Array> {
