@@ -28,18 +28,26 @@ export async function sendSplitting(part: BatchPart, options: SplitOptions): Pro
   if (outcome.status !== "refused" || outcome.httpStatus !== 413) return outcome;
   const lines = "lines" in part ? part.lines : await gunzipLines(part.body);
   if (lines.length <= 1) {
-    options.logger.error("handler refused a single record as too large; it is dropped", {
+    options.logger.error(`handler refused a single record ${toRefusalReason(outcome.code)}; it is dropped`, {
       status: outcome.httpStatus,
       code: outcome.code,
     });
     return toTooLargeRecord(lines, outcome);
   }
-  options.logger.warn("handler refused a batch as too large; sending it in halves", {
+  options.logger.warn(`handler refused a batch ${toRefusalReason(outcome.code)}; sending it in halves`, {
     status: outcome.httpStatus,
     code: outcome.code,
     records: lines.length,
   });
   return await sendHalves(lines, options);
+}
+
+/**
+ * Why a 413 refused a batch, in words for the log: most 413 codes mean the batch is too large, but
+ * TOO_MANY_ROWS_REFUSED means the database refused too many of its rows, which halves isolate just the same.
+ */
+function toRefusalReason(code: string): string {
+  return code === "TOO_MANY_ROWS_REFUSED" ? "because the database refused too many of its rows" : "as too large";
 }
 
 /** The outcome of a single record refused alone with 413: stored, with that record rejected. */

@@ -77,6 +77,16 @@ Deno.test("sendSplitting drops only the record refused alone, at its line in the
   ]);
 });
 
+Deno.test("sendSplitting says a batch was halved for its refused rows when the handler's 413 is TOO_MANY_ROWS_REFUSED", async () => {
+  const tooManyRefused = { status: "refused", httpStatus: 413, code: "TOO_MANY_ROWS_REFUSED" } as const;
+  const { options, posts, logs } = handler((lines) => lines.length === 5 ? tooManyRefused : stored(lines));
+  assert.deepEqual(await sendSplitting({ lines: LINES }, options), stored(LINES));
+  assert.equal(posts.length, 3);
+  assert.deepEqual(logs.map((l) => [l.level, l.msg]), [
+    ["warn", "handler refused a batch because the database refused too many of its rows; sending it in halves"],
+  ]);
+});
+
 Deno.test("sendSplitting rejects every line of a half refused for its own reason and stores the other", async () => {
   const badRequest = { status: "refused", httpStatus: 400, code: "INVALID_NDJSON" } as const;
   const { options } = handler((lines) =>
