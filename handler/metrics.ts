@@ -20,6 +20,8 @@ export interface HandlerMetrics extends AppObserver {
   onResponse(info: ResponseInfo): void;
   /** Records one write transaction: size and duration always; rows, lag, rejects and gaps when committed. */
   onBatch(outcome: BatchOutcome): void;
+  /** Registers the source of the memory budget gauge (bytes held by the requests in flight). */
+  observeMemoryBudget(readUsedBytes: () => number): void;
 }
 
 /** Gap reasons arrive from the relays as free text; labels keep only short codes so series stay bounded. */
@@ -55,6 +57,12 @@ export function createHandlerMetrics(meter: Meter): HandlerMetrics {
   const gapRecords = counter(METRICS.handlerGapRecords);
   const commitLagS = histogram(METRICS.commitLag);
   const gapReasons = new Set<string>();
+  let readMemoryBudgetUsed = () => 0;
+  meter.createObservableGauge(
+    METRICS.handlerMemoryBudgetUsed.name,
+    toInstrumentOptions(METRICS.handlerMemoryBudgetUsed),
+  )
+    .addCallback((result) => result.observe(readMemoryBudgetUsed()));
 
   function toGapReasonLabel(reason: string): string {
     if (gapReasons.has(reason)) return reason;
@@ -90,6 +98,9 @@ export function createHandlerMetrics(meter: Meter): HandlerMetrics {
   }
 
   return {
+    observeMemoryBudget(readUsedBytes) {
+      readMemoryBudgetUsed = readUsedBytes;
+    },
     onResponse({ route, status, durationS }) {
       const attributes = { route, status: String(status) };
       requests.add(1, attributes);

@@ -8,6 +8,7 @@ import { type App, createApp } from "./http/app.ts";
 import { type HandlerConfig, loadHandlerConfig, toLoggableConfig } from "./config.ts";
 import { ConfigError } from "../shared/env_reader.ts";
 import { createHandlerMetrics } from "./metrics.ts";
+import { createMemoryBudget } from "./http/events/memory_budget.ts";
 import { createPostgresStore, POOL_CLOSE_TIMEOUT_S, type PostgresStore } from "./store/postgres_store.ts";
 import { isBudgetWithinHeap } from "./http/events/memory_budget.ts";
 import v8 from "node:v8";
@@ -162,11 +163,15 @@ export async function prepareHandler(
     throw error;
   }
   await prepareFirstPartitions({ store, partitionsAheadDays: config.partitionsAheadDays, logger });
+  const memory = createMemoryBudget(config.limits);
+  const metrics = createHandlerMetrics(telemetry.meter);
+  metrics.observeMemoryBudget(() => memory.usedBytes);
   const app = createApp({
     config,
     store,
     logger,
-    observer: createHandlerMetrics(telemetry.meter),
+    memory,
+    observer: metrics,
     renderMetrics: () => telemetry.renderPrometheus(),
   });
   return { config, logger, store, telemetry, app, retentionDays };

@@ -10,7 +10,7 @@ import type { HandlerConfig } from "../config.ts";
 import type { Store } from "../store/store.ts";
 import { HttpError, toProblemResponse } from "./http_error.ts";
 import { createTokenAuthenticator, type TokenAuthenticator } from "./token_auth.ts";
-import { BYTES_HELD_PER_DECODED_BYTE, MemoryBudget } from "./events/memory_budget.ts";
+import { createMemoryBudget, type MemoryBudget } from "./events/memory_budget.ts";
 import { readRequestPath } from "./request_path.ts";
 import { type AppObserver, toRouteName } from "./app_observer.ts";
 import { toHttpError } from "./error_mapping.ts";
@@ -46,7 +46,7 @@ const TOKEN_REFUSAL_LOG_INTERVAL_MS = 60_000;
 /**
  * Builds the application. Routes: `POST /v1/events`, `GET /v1/checkpoints/<cluster>`, `GET /metrics`, `GET /livez`,
  * `GET /readyz`; anything else is 404 NOT_FOUND, a known path with another method 405 METHOD_NOT_ALLOWED.
- * Only server errors (5xx) are logged as errors; refused lines are logged as counts per code, and requests refused
+ * Only server errors (5xx) are logged as errors, but for OVER_MEMORY_BUDGET, a warning (load shed on purpose); refused lines are logged as counts per code, and requests refused
  * for their token as one warning per cluster and minute.
  */
 export function createApp(deps: AppDeps): App {
@@ -54,10 +54,7 @@ export function createApp(deps: AppDeps): App {
   const now = deps.now ?? (() => new Date());
   const clockMs = deps.clockMs ?? (() => performance.now());
   const auth = createTokenAuthenticator(config.tokenHashes);
-  const memory = deps.memory ?? new MemoryBudget({
-    bytesMax: config.limits.requestsMemoryBytesMax,
-    requestBytesMax: BYTES_HELD_PER_DECODED_BYTE * config.limits.decodedBodyBytesMax,
-  });
+  const memory = deps.memory ?? createMemoryBudget(config.limits);
   const gate = new IngestGate({ requestsInFlightMax: config.limits.requestsInFlightMax, memory });
   const ingest = createEventsRoute({
     config,
@@ -160,7 +157,15 @@ function toErrorResponse(
   context: { request: Request; path: string | null; logger: Logger; error: unknown },
 ): Response {
   // NOT_READY is the readiness answer, not a failure; the store logs why it is not ready.
-  if (httpError.status >= 500 && httpError.code !== "NOT_READY") {
+  if (httpError.code === "OVER_MEMORY_BUDGET") {
+    // Load shed on purpose: the client retries after Retry-After, and the gauge shows how full the budget is.
+    context.logger.warn("request refused: the memory budget is in use", {
+      method: context.request.method,
+      path: context.path?.slice(0, 200) ?? null,
+      status: httpError.status,
+      code: httpError.code,
+    });
+  } else if (httpError.status >= 500 && httpError.code !== "NOT_READY") {
     context.logger.error("request failed", {
       method: context.request.method,
       path: context.path?.slice(0, 200) ?? null,

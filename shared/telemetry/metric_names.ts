@@ -194,6 +194,16 @@ export const METRICS = {
     side: "handler",
     origin: "new",
   },
+  handlerMemoryBudgetUsed: {
+    name: "events_ingester.handler.memory_budget_used_bytes",
+    kind: "gauge",
+    unit: UNIT_BYTES,
+    description:
+      "Bytes the POST /v1/events requests in flight hold against REQUESTS_MEMORY_BYTES_MAX; a request that would need more than is left is answered 503 OVER_MEMORY_BUDGET.",
+    labels: [],
+    side: "handler",
+    origin: "new",
+  },
 
   // New in this design: relay.
   relayWatchReconnects: {

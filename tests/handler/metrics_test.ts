@@ -7,6 +7,7 @@ import {
   GAP_REASON_OTHER,
   GAP_REASONS_MAX,
 } from "../../handler/metrics.ts";
+import { BYTES_HELD_PER_DECODED_BYTE, createMemoryBudget } from "../../handler/http/events/memory_budget.ts";
 import { createPostgresStore } from "../../handler/store/postgres_store.ts";
 import { toOtelExportIntervalMs } from "../../handler/start.ts";
 import { createLogger } from "../../shared/telemetry/log.ts";
@@ -59,12 +60,16 @@ async function withMetricsApp(
     const telemetry = createTelemetry({ serviceName: "handler-test", isOtelEnabled: false, otelExportIntervalMs: 1 });
     try {
       await store.migrate();
+      const memory = createMemoryBudget(config.limits);
+      const observer = createHandlerMetrics(telemetry.meter);
+      observer.observeMemoryBudget(() => memory.usedBytes);
       const app = createApp({
         config,
         store,
         logger,
+        memory,
         now: () => NOW,
-        observer: createHandlerMetrics(telemetry.meter),
+        observer,
         renderMetrics: () => telemetry.renderPrometheus(),
       });
       const scrape = async () => {
@@ -362,4 +367,42 @@ Deno.test("createHandlerMetrics records request durations in second-scale bucket
   } finally {
     await telemetry.shutdown();
   }
+});
+
+Deno.test("the memory budget gauge shows what a request in flight holds, and 0 once it is answered", async () => {
+  await withMetricsApp(async ({ app, scrape }) => {
+    const gauge = "events_ingester_handler_memory_budget_used_bytes";
+    const first = new TextEncoder().encode(ndjson([eventRecord()]));
+    const rest = new TextEncoder().encode(ndjson([eventRecord()]));
+    let sendRest!: () => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(first);
+        sendRest = () => {
+          controller.enqueue(rest);
+          controller.close();
+        };
+      },
+    });
+    assert.equal(value(await scrape(), gauge), 0);
+    const answered = app.fetch(
+      new Request("http://handler.test/v1/events", {
+        method: "POST",
+        headers: { "content-type": "application/x-ndjson", authorization: `Bearer ${TOKEN}` },
+        body,
+        duplex: "half",
+      } as RequestInit),
+    );
+    let held = 0;
+    for (let i = 0; i < 200 && held === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      held = value(await scrape(), gauge) ?? 0;
+    }
+    assert.equal(held, BYTES_HELD_PER_DECODED_BYTE * first.length);
+    sendRest();
+    const response = await answered;
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).accepted, 2);
+    assert.equal(value(await scrape(), gauge), 0);
+  });
 });

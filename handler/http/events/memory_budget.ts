@@ -61,6 +61,16 @@ interface Entry {
   isReleased: boolean;
 }
 
+/** The budget of REQUESTS_MEMORY_BYTES_MAX, for requests of at most DECODED_BODY_BYTES_MAX decoded bytes each. */
+export function createMemoryBudget(
+  limits: { requestsMemoryBytesMax: number; decodedBodyBytesMax: number },
+): MemoryBudget {
+  return new MemoryBudget({
+    bytesMax: limits.requestsMemoryBytesMax,
+    requestBytesMax: BYTES_HELD_PER_DECODED_BYTE * limits.decodedBodyBytesMax,
+  });
+}
+
 /** The process's budget; one per app (per worker under `deno serve --parallel`). */
 export class MemoryBudget {
   readonly bytesMax: number;

@@ -79,6 +79,14 @@ Deno.test("POST /v1/events refuses younger batches past REQUESTS_MEMORY_BYTES_MA
         "nothing was written; retry",
     );
     assert.equal(await countRows(h.sql, h.schema), 1);
+    // Load shed on purpose: a warning each, no error.
+    const entries = h.logs.map((line) => JSON.parse(line) as { level: string; msg: string; code?: string });
+    const warning = ["warn", "request refused: the memory budget is in use", "OVER_MEMORY_BUDGET"];
+    assert.deepEqual(entries.filter((e) => e.code === "OVER_MEMORY_BUDGET").map((e) => [e.level, e.msg, e.code]), [
+      warning,
+      warning,
+    ]);
+    assert.equal(entries.filter((e) => e.level === "error").length, 0);
 
     // The oldest request was never refused, whatever the others held.
     await oldest.send(ndjson([eventRecord()]));
