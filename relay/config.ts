@@ -38,6 +38,8 @@ export interface RelayConfig {
   enrichCacheTtlS: number;
   enrichTimeoutMs: number;
   watchIdleMaxS: number;
+  /** A watch that delivers no byte for this long is given up and opened again from its position. */
+  watchIdleTimeoutS: number;
   healthPort: number;
   shutdownDeadlineS: number;
   retryBackoffMaxMs: number;
@@ -58,6 +60,8 @@ export const RELAY_DEFAULTS = {
   enrichCacheTtlS: 300,
   enrichTimeoutMs: 1_000,
   watchIdleMaxS: 300,
+  // Above the server's watch timeout (300 s) and a minute of bookmarks, so a healthy quiet watch is never cut.
+  watchIdleTimeoutS: 330,
   healthPort: 8081,
   shutdownDeadlineS: 10,
   retryBackoffMaxMs: 30_000,
@@ -130,6 +134,7 @@ export function loadRelayConfig(env: Env, options: { hostname?: string } = {}): 
     enrichCacheTtlS: read.number("ENRICH_CACHE_TTL_S", RELAY_DEFAULTS.enrichCacheTtlS, { min: 0.001 }),
     enrichTimeoutMs: read.integer("ENRICH_TIMEOUT_MS", RELAY_DEFAULTS.enrichTimeoutMs, { min: 1, max: 60_000 }),
     watchIdleMaxS: read.number("WATCH_IDLE_MAX_S", RELAY_DEFAULTS.watchIdleMaxS, { min: 1 }),
+    watchIdleTimeoutS: read.number("WATCH_IDLE_TIMEOUT_S", RELAY_DEFAULTS.watchIdleTimeoutS, { min: 1, max: 3600 }),
     healthPort: read.integer("HEALTH_PORT", RELAY_DEFAULTS.healthPort, { min: 0, max: 65535 }),
     shutdownDeadlineS: read.number("SHUTDOWN_DEADLINE_S", RELAY_DEFAULTS.shutdownDeadlineS, { min: 0 }),
     retryBackoffMaxMs: read.integer("RETRY_BACKOFF_MAX_MS", RELAY_DEFAULTS.retryBackoffMaxMs, { min: 1 }),

@@ -29,6 +29,7 @@ export interface LeaderTermOptions {
     | "flushIntervalMs"
     | "namespaces"
     | "retryBackoffMaxMs"
+    | "watchIdleTimeoutS"
     | "shutdownDeadlineS"
     | "isStormControlEnabled"
   >;
@@ -139,6 +140,7 @@ function startWatch(
     metrics: options.metrics,
     logger,
     backoffMaxMs: options.config.retryBackoffMaxMs,
+    watchIdleTimeoutMs: options.config.watchIdleTimeoutS * 1000,
     now: options.now,
     delay: options.delay,
     random: options.random,

@@ -45,6 +45,7 @@ function termOptions(script: FakeKubeScript, client: LeaderTermOptions["client"]
       flushIntervalMs: 5,
       namespaces: [],
       retryBackoffMaxMs: 50,
+      watchIdleTimeoutS: 330,
       shutdownDeadlineS: 30,
       isStormControlEnabled: true,
     },

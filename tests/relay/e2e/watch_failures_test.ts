@@ -103,3 +103,23 @@ Deno.test("a storm of 3000 MODIFIED versions of one event stores every version o
     assert.equal((await pipeline.storedVersions()).length, 3001);
   });
 });
+
+Deno.test("a watch silent for WATCH_IDLE_TIMEOUT_S is opened again from its position: no list, no gap, nothing lost", async () => {
+  await withPipeline(async (pipeline) => {
+    const { simulator } = pipeline;
+    await simulator.burst({ count: 50, namespace: "a" });
+    pipeline.startRelay("relay-a", { WATCH_IDLE_TIMEOUT_S: "1" });
+    await assertAllStored(pipeline);
+    await waitUntil("the relay watches", () => simulator.requestLog.some((r) => isWatch(r.path)));
+    const watchesBefore = simulator.requestLog.filter((r) => isWatch(r.path)).length;
+    // Watches send nothing for 4 s, not even a bookmark, as through a NAT that dropped the connection silently.
+    simulator.stallWatches(4_000);
+    await simulator.burst({ count: 50, namespace: "b" });
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    const reopened = simulator.requestLog.filter((r) => isWatch(r.path)).length - watchesBefore;
+    assert.ok(reopened >= 2, `a silent watch is given up after 1 s and opened again (${reopened} times in 4 s)`);
+    await assertAllStored(pipeline);
+    assert.equal(simulator.requestLog.filter((r) => isList(r.path)).length, 1);
+    assert.deepEqual(await pipeline.gaps(), []);
+  }, { simulator: { bookmarkIntervalMs: 60_000 } });
+});
