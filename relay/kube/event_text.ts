@@ -5,13 +5,7 @@
  */
 import type { ObjectRef } from "../../shared/contract/event_view.ts";
 import type { EventParts, KubeObject } from "./kube_api.ts";
-import {
-  type JsonMember,
-  type JsonObjectSpan,
-  readJsonMembers,
-  skipJsonSpace,
-  toJsonStringValue,
-} from "./json_text.ts";
+import { type JsonMember, readJsonMembers, skipJsonSpace, toJsonStringValue } from "./json_text.ts";
 
 /**
  * The parts of the event whose JSON text is `text.slice(start, end)`, read by scanning; undefined when anything is
@@ -24,29 +18,12 @@ import {
  * line and stores its own serialisation, so the stored rows are the same.
  */
 export function toEventPartsOfText(text: string, start = 0, end = text.length): EventParts | undefined {
-  const read = readEventParts(text, skipJsonSpace(text, start));
-  if (read === undefined || skipJsonSpace(text, read.end) < end) return undefined;
-  return read.parts;
-}
-
-/**
- * Reads the event object whose `{` is at `start`: its parts as `toEventPartsOfText` gives them (undefined when it
- * refuses them) and the index just after its `}`; undefined when no well-formed object starts there.
- */
-export function readEventParts(
-  text: string,
-  start: number,
-): { parts: EventParts | undefined; end: number } | undefined {
-  const object = readJsonMembers(text, start, { inner: "metadata" });
-  if (object === undefined) return undefined;
-  return { parts: toEventPartsOfMembers(text, start, object), end: object.end };
-}
-
-/** The parts from an event's members, or undefined when a field the relay reads is missing, repeated or not a string. */
-function toEventPartsOfMembers(text: string, start: number, object: JsonObjectSpan): EventParts | undefined {
+  const object = readJsonMembers(text, skipJsonSpace(text, start));
+  if (object === undefined || skipJsonSpace(text, object.end) < end) return undefined;
   const metadata = findOnly(object.members, "metadata");
-  const inner = object.inner;
-  if (metadata === undefined || metadata === null || inner === undefined) return undefined;
+  if (metadata === undefined || metadata === null) return undefined;
+  const inner = readJsonMembers(text, metadata.valueStart);
+  if (inner === undefined) return undefined;
   const uid = readStringMember(text, inner.members, "uid");
   const resourceVersion = readStringMember(text, inner.members, "resourceVersion");
   const namespace = readStringMember(text, inner.members, "namespace");
@@ -61,7 +38,7 @@ function toEventPartsOfMembers(text: string, start: number, object: JsonObjectSp
     resourceVersion,
     namespace,
     keyUid: uid,
-    toEventJson: () => toOwnedText(text, { start, end: object.end, cut }),
+    toEventJson: () => toOwnedText(text, { start: skipJsonSpace(text, start), end: object.end, cut }),
     toInvolvedObject: () => {
       const ref = involved === undefined ? null : JSON.parse(text.slice(involved.valueStart, involved.valueEnd));
       if (ref !== null) return ref as ObjectRef;

@@ -5,13 +5,6 @@
  * undefined (or -1), and callers then take the parsing path, which reports the error as before.
  */
 
-/** An object's members, the index just after its `}`, and the members of the object `readJsonMembers` read inside. */
-export interface JsonObjectSpan {
-  members: JsonMember[];
-  end: number;
-  inner?: JsonObjectSpan;
-}
-
 /** One member of an object: its decoded key and where its key and value lie in the text. */
 export interface JsonMember {
   key: string;
@@ -101,19 +94,13 @@ const SCALAR = /true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9
 
 /**
  * The members of the object whose `{` is at `start`, in text order, and the index just after its `}`; undefined when
- * no well-formed object starts there. Keys are decoded (JSON.parse when they hold an escape). When `inner` names a
- * key whose value is an object, that object's members are read on the way (`inner` of the answer; the last one when
- * the key repeats) instead of being skipped and read again.
+ * no well-formed object starts there. Keys are decoded (JSON.parse when they hold an escape).
  */
-export function readJsonMembers(
-  text: string,
-  start: number,
-  options: { inner?: string } = {},
-): JsonObjectSpan | undefined {
+export function readJsonMembers(text: string, start: number): { members: JsonMember[]; end: number } | undefined {
   if (text.charCodeAt(start) !== OPEN_BRACE) return undefined;
-  const object: JsonObjectSpan = { members: [], end: -1 };
+  const members: JsonMember[] = [];
   let i = skipJsonSpace(text, start + 1);
-  if (text.charCodeAt(i) === CLOSE_BRACE) return { ...object, end: i + 1 };
+  if (text.charCodeAt(i) === CLOSE_BRACE) return { members, end: i + 1 };
   while (true) {
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const keyEnd = skipJsonString(text, i);
@@ -123,18 +110,12 @@ export function readJsonMembers(
     const colon = skipJsonSpace(text, keyEnd);
     if (text.charCodeAt(colon) !== COLON) return undefined;
     const valueStart = skipJsonSpace(text, colon + 1);
-    let valueEnd: number;
-    if (key === options.inner && text.charCodeAt(valueStart) === OPEN_BRACE) {
-      const inner = readJsonMembers(text, valueStart);
-      if (inner === undefined) return undefined;
-      object.inner = inner;
-      valueEnd = inner.end;
-    } else valueEnd = skipJsonValue(text, valueStart);
+    const valueEnd = skipJsonValue(text, valueStart);
     if (valueEnd === -1) return undefined;
-    object.members.push({ key, keyStart: i, valueStart, valueEnd });
+    members.push({ key, keyStart: i, valueStart, valueEnd });
     i = skipJsonSpace(text, valueEnd);
     const c = text.charCodeAt(i);
-    if (c === CLOSE_BRACE) return { ...object, end: i + 1 };
+    if (c === CLOSE_BRACE) return { members, end: i + 1 };
     if (c !== COMMA) return undefined;
     i = skipJsonSpace(text, i + 1);
   }
@@ -170,8 +151,8 @@ export function readJsonElements(
  */
 export function toJsonStringValue(text: string, start: number, end: number): string | undefined {
   if (text.charCodeAt(start) !== QUOTE || end - start < 2 || text.charCodeAt(end - 1) !== QUOTE) return undefined;
-  const value = text.slice(start + 1, end - 1);
-  if (!value.includes("\\")) return value;
+  const backslash = text.indexOf("\\", start + 1);
+  if (backslash === -1 || backslash >= end - 1) return text.slice(start + 1, end - 1);
   try {
     return JSON.parse(text.slice(start, end)) as string;
   } catch {

@@ -4,7 +4,6 @@
  */
 import {
   type EventListPage,
-  type EventParts,
   KubeApiError,
   type KubeObject,
   type Lease,
@@ -12,8 +11,8 @@ import {
   type OwnerReference,
   type ResourceMapping,
 } from "./kube_api.ts";
-import { readEventParts, toEventPartsOfObject } from "./event_text.ts";
-import { readJsonMembers, skipJsonSpace, skipJsonValue } from "./json_text.ts";
+import { toEventPartsOfObject, toEventPartsOfText } from "./event_text.ts";
+import { readJsonElements, readJsonMembers, skipJsonSpace } from "./json_text.ts";
 
 /** Turns a failed response (status and body text, usually a Status object) into a KubeApiError. */
 export function toKubeApiError(status: number, body: string, what: string): KubeApiError {
@@ -53,34 +52,17 @@ function toEventListPageOfText(text: string): EventListPage | undefined {
   const metadata = list.members.filter((m) => m.key === "metadata");
   const items = list.members.filter((m) => m.key === "items");
   if (metadata.length > 1 || items.length > 1) return undefined;
-  const elements = items.length === 0 ? [] : readEventElements(text, items[0]!.valueStart);
+  const elements = items.length === 0 ? { elements: [] } : readJsonElements(text, items[0]!.valueStart);
   if (elements === undefined) return undefined;
   const position = metadata.length === 0
     ? undefined
     : JSON.parse(text.slice(metadata[0]!.valueStart, metadata[0]!.valueEnd));
-  return { items: elements, ...toListPosition(position) };
-}
-
-/**
- * The events of the array whose `[` is at `start`, each read by `readEventParts` in the same pass that finds where
- * it ends (one the scanner refuses is parsed alone); undefined when the array is not well-formed.
- */
-function readEventElements(text: string, start: number): EventParts[] | undefined {
-  if (text.charCodeAt(start) !== 0x5b) return undefined; // [
-  const events: EventParts[] = [];
-  let i = skipJsonSpace(text, start + 1);
-  if (text.charCodeAt(i) === 0x5d) return events; // ]
-  while (true) {
-    const read = readEventParts(text, i);
-    const end = read?.end ?? skipJsonValue(text, i);
-    if (end === -1) return undefined;
-    events.push(read?.parts ?? toEventPartsOfObject(JSON.parse(text.slice(i, end)) as KubeObject));
-    i = skipJsonSpace(text, end);
-    const c = text.charCodeAt(i);
-    if (c === 0x5d) return events;
-    if (c !== 0x2c) return undefined; // ,
-    i = skipJsonSpace(text, i + 1);
-  }
+  return {
+    items: elements.elements.map(({ start, end }) =>
+      toEventPartsOfText(text, start, end) ?? toEventPartsOfObject(JSON.parse(text.slice(start, end)) as KubeObject)
+    ),
+    ...toListPosition(position),
+  };
 }
 
 /** The list's resourceVersion ("" when none) and continue token (null when none or empty) from its metadata. */
