@@ -3,33 +3,12 @@
  * `@kubernetes/client-node`'s configuration and authentication; everything else depends on this interface only.
  */
 
-import type { ObjectRef } from "../../shared/contract/event_view.ts";
-
 /** A Kubernetes object as JSON, exactly as the API server sent it. */
 export type KubeObject = Record<string, unknown>;
 
-/**
- * One Event as the relay reads it (relay/kube/event_text.ts): the fields it dedupes and filters by, and what it
- * sends, built only when asked, so that a version already sent costs no copy.
- */
-export interface EventParts {
-  /** `metadata.uid`; "" when it is not a string. */
-  uid: string;
-  /** `metadata.resourceVersion` as text. */
-  resourceVersion: string;
-  /** `metadata.namespace`; undefined when absent or not a string. */
-  namespace: string | undefined;
-  /** The uid part of the dedupe key (`String(metadata.uid)`). */
-  keyUid: string;
-  /** The event as received minus `metadata.managedFields`, as JSON text. */
-  toEventJson(): string;
-  /** `involvedObject`, else `regarding` (events.k8s.io), else {}. */
-  toInvolvedObject(): ObjectRef;
-}
-
 /** One page of `GET .../events?limit=...`. `continueToken` is null on the last page. */
 export interface EventListPage {
-  items: EventParts[];
+  items: KubeObject[];
   /** The list's resourceVersion: a watch may start from it once every page has been read. */
   resourceVersion: string;
   continueToken: string | null;
@@ -37,7 +16,7 @@ export interface EventListPage {
 
 /** One watch notification. ERROR notifications are not yielded: they end the watch with a KubeApiError. */
 export type WatchEvent =
-  | { type: "ADDED" | "MODIFIED" | "DELETED"; event: EventParts; resourceVersion: string }
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: KubeObject; resourceVersion: string }
   | { type: "BOOKMARK"; resourceVersion: string };
 
 /** Where a kind is served: from discovery, `apps/v1` + `Deployment` -> `deployments`, namespaced. */

@@ -81,10 +81,7 @@ class KubeClient implements KubeApi {
     const query = new URLSearchParams({ limit: String(options.limit) });
     if (options.continueToken) query.set("continue", options.continueToken);
     const path = `${toEventsPath(options.namespace)}?${query}`;
-    // The text, not response.json(): a page of 500 events parsed whole is several MiB of objects, most of it
-    // managedFields the relay drops; toEventListPage cuts each item's text from the page instead.
-    const response = await this.#transport.request(path, { signal: options.signal });
-    return toEventListPage(await response.text());
+    return toEventListPage(await this.#transport.requestJson(path, { signal: options.signal }));
   }
 
   watchEvents(options: Parameters<KubeApi["watchEvents"]>[0]): AsyncIterable<WatchEvent> {

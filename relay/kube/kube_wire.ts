@@ -11,8 +11,6 @@ import {
   type OwnerReference,
   type ResourceMapping,
 } from "./kube_api.ts";
-import { toEventPartsOfObject, toEventPartsOfText } from "./event_text.ts";
-import { readJsonElements, readJsonMembers, skipJsonSpace } from "./json_text.ts";
 
 /** Turns a failed response (status and body text, usually a Status object) into a KubeApiError. */
 export function toKubeApiError(status: number, body: string, what: string): KubeApiError {
@@ -28,49 +26,13 @@ export function toKubeApiError(status: number, body: string, what: string): Kube
   return new KubeApiError(`Cannot ${what}: ${status} ${message}`, { status, reason });
 }
 
-/**
- * Reads one page of an event list: its items, its resourceVersion, and its continue token (null when none). Given the
- * body's text, the items are cut from it without parsing the page (`toEventListPageOfText`); when the text is not as
- * expected it is parsed whole. Throws SyntaxError when the text is not JSON.
- */
-export function toEventListPage(list: KubeObject | string): EventListPage {
-  if (typeof list === "string") return toEventListPageOfText(list) ?? toEventListPage(JSON.parse(list) as KubeObject);
+/** Reads one page of an event list: its items, its resourceVersion, and its continue token (null when none). */
+export function toEventListPage(list: KubeObject): EventListPage {
+  const metadata = (list.metadata ?? {}) as Record<string, unknown>;
   return {
-    items: Array.isArray(list.items) ? (list.items as KubeObject[]).map(toEventPartsOfObject) : [],
-    ...toListPosition(list.metadata),
-  };
-}
-
-/**
- * The page from its text: `metadata` (wherever it sits) parsed alone, each element of `items` read by
- * `toEventPartsOfText` (an element it refuses is parsed alone). Undefined when the text is not one object with at
- * most one `metadata` and one `items`, an array.
- */
-function toEventListPageOfText(text: string): EventListPage | undefined {
-  const list = readJsonMembers(text, skipJsonSpace(text, 0));
-  if (list === undefined || skipJsonSpace(text, list.end) < text.length) return undefined;
-  const metadata = list.members.filter((m) => m.key === "metadata");
-  const items = list.members.filter((m) => m.key === "items");
-  if (metadata.length > 1 || items.length > 1) return undefined;
-  const elements = items.length === 0 ? { elements: [] } : readJsonElements(text, items[0]!.valueStart);
-  if (elements === undefined) return undefined;
-  const position = metadata.length === 0
-    ? undefined
-    : JSON.parse(text.slice(metadata[0]!.valueStart, metadata[0]!.valueEnd));
-  return {
-    items: elements.elements.map(({ start, end }) =>
-      toEventPartsOfText(text, start, end) ?? toEventPartsOfObject(JSON.parse(text.slice(start, end)) as KubeObject)
-    ),
-    ...toListPosition(position),
-  };
-}
-
-/** The list's resourceVersion ("" when none) and continue token (null when none or empty) from its metadata. */
-function toListPosition(metadata: unknown): Pick<EventListPage, "resourceVersion" | "continueToken"> {
-  const fields = (metadata !== null && typeof metadata === "object" ? metadata : {}) as Record<string, unknown>;
-  return {
-    resourceVersion: String(fields.resourceVersion ?? ""),
-    continueToken: typeof fields.continue === "string" && fields.continue !== "" ? fields.continue : null,
+    items: Array.isArray(list.items) ? list.items as KubeObject[] : [],
+    resourceVersion: String(metadata.resourceVersion ?? ""),
+    continueToken: typeof metadata.continue === "string" && metadata.continue !== "" ? metadata.continue : null,
   };
 }
 

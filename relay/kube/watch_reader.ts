@@ -5,8 +5,6 @@
 import { type NdjsonLine, NdjsonLineStream } from "../../shared/contract/ndjson.ts";
 import { raceSignal } from "../../shared/race.ts";
 import { KubeApiError, type KubeObject, type WatchEvent } from "./kube_api.ts";
-import { toEventPartsOfObject, toEventPartsOfText } from "./event_text.ts";
-import { type JsonMember, readJsonMembers, skipJsonSpace, toJsonStringValue } from "./json_text.ts";
 
 export interface ReadWatchOptions {
   /** Longest notification line accepted. */
@@ -54,35 +52,13 @@ export async function* readWatchEvents(
       if ("error" in line) {
         throw new KubeApiError(`Cannot read the watch: ${line.error.message}`, { status: 0, reason: "BadLine" });
       }
-      yield toWatchEventOfText(line.text) ??
-        toWatchEvent(JSON.parse(line.text) as { type?: string; object?: KubeObject });
+      yield toWatchEvent(JSON.parse(line.text) as { type?: string; object?: KubeObject });
     }
   } finally {
     await lines.cancel().catch(() => {
       // The connection is already gone; cancelling it again has nothing left to release.
     });
   }
-}
-
-/**
- * Reads an ADDED, MODIFIED or DELETED notification from its text without parsing it (`toEventPartsOfText` on the
- * object's span); undefined for any other notification or a text it does not vouch for, which is then parsed.
- */
-export function toWatchEventOfText(text: string): WatchEvent | undefined {
-  const notification = readJsonMembers(text, skipJsonSpace(text, 0));
-  if (notification === undefined || skipJsonSpace(text, notification.end) < text.length) return undefined;
-  let typeMember: JsonMember | undefined;
-  let object: JsonMember | undefined;
-  for (const member of notification.members) {
-    if (member.key !== "type" && member.key !== "object") continue;
-    if ((member.key === "type" ? typeMember : object) !== undefined) return undefined; // JSON.parse keeps the last
-    if (member.key === "type") typeMember = member;
-    else object = member;
-  }
-  const type = typeMember && toJsonStringValue(text, typeMember.valueStart, typeMember.valueEnd);
-  if ((type !== "ADDED" && type !== "MODIFIED" && type !== "DELETED") || object === undefined) return undefined;
-  const event = toEventPartsOfText(text, object.valueStart, object.valueEnd);
-  return event === undefined ? undefined : { type, event, resourceVersion: event.resourceVersion };
 }
 
 /** Decodes one notification; throws KubeApiError for ERROR and unknown types. */
@@ -93,7 +69,7 @@ export function toWatchEvent(notification: { type?: string; object?: KubeObject 
     case "ADDED":
     case "MODIFIED":
     case "DELETED":
-      return { type: notification.type, event: toEventPartsOfObject(object), resourceVersion };
+      return { type: notification.type, object, resourceVersion };
     case "BOOKMARK":
       return { type: "BOOKMARK", resourceVersion };
     case "ERROR":

@@ -5,12 +5,13 @@
  * while the queue is full, which stops reading the stream, unless storm control can merge the version into a queued
  * older version of the same event (relay/storm_control.ts).
  */
+import type { ObjectRef } from "../../shared/contract/event_view.ts";
 import { describeError, type Logger } from "../../shared/telemetry/log.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
 import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import { toBackoffMs } from "../../shared/backoff.ts";
 import type { ByteQueue } from "./byte_queue.ts";
-import { type EventParts, type KubeApi, KubeApiError } from "../kube/kube_api.ts";
+import { type KubeApi, KubeApiError, type KubeObject } from "../kube/kube_api.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { type EventItem, type QueueItem, SMALL_ITEM_BYTES, toUtf8Length } from "./queue_item.ts";
 import { RecentSet, toVersionKey } from "./recent_set.ts";
@@ -236,7 +237,7 @@ async function watchStream(context: WatchContext, state: WatchState, delivered: 
       await pushMark(context, notification.resourceVersion);
     } else if (notification.type === "DELETED") {
       await pushMark(context, notification.resourceVersion);
-    } else await pushEvent(context, notification.event, notification.resourceVersion);
+    } else await pushEvent(context, notification.object, notification.resourceVersion);
     state.position = notification.resourceVersion;
   }
 }
@@ -298,13 +299,17 @@ function push(context: WatchContext, item: QueueItem, bytes: number): Promise<vo
 
 /**
  * Queues one event version (ADDED or MODIFIED, or a list item), unless it was queued lately or its namespace is not
- * wanted: then only its resume point (if any) is queued. The text to send is built only after those checks.
+ * wanted: then only its resume point (if any) is queued.
  */
-async function pushEvent(context: WatchContext, event: EventParts, resumeVersion: string | null): Promise<void> {
+async function pushEvent(context: WatchContext, object: KubeObject, resumeVersion: string | null): Promise<void> {
   const { metrics } = context.options;
   const { wanted, recent, now } = context;
-  const key = toVersionKey(event.keyUid, event.resourceVersion);
-  const isWanted = wanted === undefined || (event.namespace !== undefined && wanted.has(event.namespace));
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const uid = typeof metadata.uid === "string" ? metadata.uid : "";
+  const resourceVersion = String(metadata.resourceVersion);
+  const key = toVersionKey(String(metadata.uid), resourceVersion);
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : undefined;
+  const isWanted = wanted === undefined || (namespace !== undefined && wanted.has(namespace));
   if (isWanted) metrics.eventsReceived.add(1);
   const isRecent = recent.has(key);
   if (isRecent || !isWanted) {
@@ -313,15 +318,20 @@ async function pushEvent(context: WatchContext, event: EventParts, resumeVersion
     return;
   }
   recent.add(key);
-  const eventJson = event.toEventJson();
+  // Set to undefined, which JSON.stringify leaves out, rather than deleted: a delete turns the object into a slow
+  // dictionary that takes longer to serialise.
+  if (metadata.managedFields !== undefined) metadata.managedFields = undefined;
+  const eventJson = JSON.stringify(object);
+  const involvedObject = (object.involvedObject ?? object.regarding ?? {}) as ObjectRef;
+  const observedAt = new Date(now()).toISOString();
   const item: EventItem = {
     kind: "event",
     eventJson,
     eventBytes: toUtf8Length(eventJson),
-    uid: event.uid,
-    resourceVersion: event.resourceVersion,
-    involvedObject: event.toInvolvedObject(),
-    observedAt: new Date(now()).toISOString(),
+    uid,
+    resourceVersion,
+    involvedObject,
+    observedAt,
     resumeVersion,
     queuedAtMs: now(),
   };

@@ -5,17 +5,11 @@
  */
 import type { Counter } from "@opentelemetry/api";
 import type { EventListPage, KubeApi, KubeObject, WatchEvent } from "../../relay/kube/kube_api.ts";
-import { toEventParts } from "../../relay/kube/event_text.ts";
 import type { ByteQueue } from "../../relay/pipeline/byte_queue.ts";
 import type { QueueItem } from "../../relay/pipeline/queue_item.ts";
 
-/** A scripted notification: an event as an object, which the fake hands over as the client does, as its text. */
-export type ScriptedWatchEvent =
-  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: KubeObject; resourceVersion: string }
-  | { type: "BOOKMARK"; resourceVersion: string };
-
 /** One step of a scripted watch stream: a notification, a failure thrown by the stream, or its end. */
-export type WatchStep = ScriptedWatchEvent | { error: Error } | { end: true };
+export type WatchStep = WatchEvent | { error: Error } | { end: true };
 
 export interface FakeKubeScript {
   /** One entry per list (relist), each its pages in order; continue tokens are added. */
@@ -47,12 +41,6 @@ export function toEvent(uid: string, resourceVersion: string, namespace = "ns1")
   };
 }
 
-/** The notification the client would yield for `step`: the event read from its JSON text. */
-function toWatchEvent(step: ScriptedWatchEvent): WatchEvent {
-  if (step.type === "BOOKMARK") return step;
-  return { type: step.type, event: toEventParts(JSON.stringify(step.object)), resourceVersion: step.resourceVersion };
-}
-
 /** Builds the fake from its script. */
 export function createFakeKube(script: FakeKubeScript): FakeKube {
   const listCalls: FakeKube["listCalls"] = [];
@@ -66,7 +54,7 @@ export function createFakeKube(script: FakeKubeScript): FakeKube {
     const pages = script.lists?.[list] ?? [[]];
     const page = options.continueToken === undefined ? 0 : Number(options.continueToken);
     return Promise.resolve({
-      items: (pages[page] ?? []).map((object) => toEventParts(JSON.stringify(object))),
+      items: pages[page] ?? [],
       resourceVersion: script.listVersions?.[list] ?? "0",
       continueToken: page + 1 < pages.length ? String(page + 1) : null,
     });
@@ -80,7 +68,7 @@ export function createFakeKube(script: FakeKubeScript): FakeKube {
         for (const step of steps) {
           if ("error" in step) throw step.error;
           if ("end" in step) return;
-          yield toWatchEvent(step);
+          yield step;
         }
         idleAt(index).resolve();
         await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));

@@ -42,7 +42,7 @@ Deno.test("KubeApi.listEvents pages with limit and continue and returns one list
     const second = await kube.listEvents({ limit: 2, continueToken: first.continueToken! });
     const third = await kube.listEvents({ limit: 2, continueToken: second.continueToken! });
     assert.equal(third.continueToken, null);
-    const uids = [...first.items, ...second.items, ...third.items].map((e) => e.uid);
+    const uids = [...first.items, ...second.items, ...third.items].map((e) => (e.metadata as { uid: string }).uid);
     assert.deepEqual(uids.sort(), created.map((e) => e.metadata.uid!).sort());
     assert.equal(first.resourceVersion, simulator.resourceVersion);
   });
@@ -72,7 +72,10 @@ Deno.test("KubeApi.watchEvents yields ADDED, MODIFIED, DELETED from a resourceVe
     await done;
     controller.abort();
     assert.deepEqual(seen.map((n) => n.type), ["ADDED", "MODIFIED", "DELETED"]);
-    assert.equal((seen[0] as { event: { uid: string } }).event.uid, event.metadata.uid);
+    assert.equal(
+      (seen[0] as unknown as { object: { metadata: { uid: string } } }).object.metadata.uid,
+      event.metadata.uid,
+    );
   });
 });
 

@@ -12,12 +12,12 @@ import {
 } from "../../../relay/kube/kube_wire.ts";
 
 Deno.test("toEventListPage reads items, the list resourceVersion and the continue token", () => {
-  const items = [{ metadata: { uid: "u1", resourceVersion: "5", namespace: "ns1" }, involvedObject: { name: "p" } }];
-  const page = toEventListPage({ items, metadata: { resourceVersion: "12", continue: "tok" } });
-  assert.deepEqual(page.items.map((e) => [e.uid, e.resourceVersion, e.namespace, e.toEventJson()]), [
-    ["u1", "5", "ns1", JSON.stringify(items[0])],
-  ]);
-  assert.deepEqual([page.resourceVersion, page.continueToken], ["12", "tok"]);
+  const items = [{ metadata: { uid: "u1" } }];
+  assert.deepEqual(toEventListPage({ items, metadata: { resourceVersion: "12", continue: "tok" } }), {
+    items,
+    resourceVersion: "12",
+    continueToken: "tok",
+  });
 });
 
 Deno.test("toEventListPage ends the pages on an empty or missing continue token", () => {
