@@ -244,30 +244,50 @@ async function watchStream(context: WatchContext, state: WatchState, delivered: 
 
 /** Lists every page; queues a gap record first when `gapFrom` is set. Returns the list's resourceVersion. */
 async function listAll(context: WatchContext, gapFrom: string | null | undefined): Promise<string> {
-  const { options, signal } = context;
+  const { options } = context;
   options.metrics.relists.add(1);
   let continueToken: string | undefined;
   let listVersion: string | undefined;
   let count = 0;
   do {
-    const page = await options.kube.listEvents({
-      namespace: context.scope,
-      limit: options.listPageLimit ?? 500,
-      continueToken,
-      signal,
-    });
+    const page = await readListPage(context, continueToken);
     if (listVersion === undefined) {
       listVersion = page.resourceVersion;
       if (gapFrom !== undefined) await pushGap(context, { from: gapFrom, to: listVersion });
     }
-    for (const item of page.items) await pushEvent(context, item, null);
+    for (const item of page.items) await queueItem(context, item);
     options.onActivity();
-    count += page.items.length;
+    count += page.count;
     continueToken = page.continueToken ?? undefined;
   } while (continueToken !== undefined);
   await pushMark(context, listVersion);
   options.logger.info("listed events", { count, resourceVersion: listVersion });
   return listVersion;
+}
+
+/**
+ * One list page, its events already turned into queue items (those not seen lately, in wanted namespaces). All of
+ * them are built before any waits for room in the queue, so the parsed page is garbage before the first wait: held
+ * across the waits, its objects (most of them managedFields) would outlive young-generation collections and be
+ * copied into the old generation, which then fills up and is collected again and again.
+ */
+async function readListPage(
+  context: WatchContext,
+  continueToken: string | undefined,
+): Promise<{ items: EventItem[]; count: number; resourceVersion: string; continueToken: string | null }> {
+  const { options, signal } = context;
+  const page = await options.kube.listEvents({
+    namespace: context.scope,
+    limit: options.listPageLimit ?? 500,
+    continueToken,
+    signal,
+  });
+  const items: EventItem[] = [];
+  for (const object of page.items) {
+    const item = toEventItem(context, object, null);
+    if (item !== undefined) items.push(item);
+  }
+  return { items, count: page.items.length, resourceVersion: page.resourceVersion, continueToken: page.continueToken };
 }
 
 /** Queues the gap record of a lost watch window: events between `from` and `to` may never be seen. */
@@ -298,10 +318,21 @@ function push(context: WatchContext, item: QueueItem, bytes: number): Promise<vo
 }
 
 /**
- * Queues one event version (ADDED or MODIFIED, or a list item), unless it was queued lately or its namespace is not
- * wanted: then only its resume point (if any) is queued.
+ * Queues one event version (ADDED or MODIFIED), unless it was queued lately or its namespace is not wanted: then only
+ * its resume point is queued.
  */
-async function pushEvent(context: WatchContext, object: KubeObject, resumeVersion: string | null): Promise<void> {
+async function pushEvent(context: WatchContext, object: KubeObject, resumeVersion: string): Promise<void> {
+  const item = toEventItem(context, object, resumeVersion);
+  if (item === undefined) await pushMark(context, resumeVersion);
+  else await queueItem(context, item);
+}
+
+/**
+ * The queue item of one event version, or undefined when it was queued lately (counted as dropped) or its namespace
+ * is not wanted. Remembers the version as queued: the item must be queued (`queueItem`) before any other version is
+ * looked at.
+ */
+function toEventItem(context: WatchContext, object: KubeObject, resumeVersion: string | null): EventItem | undefined {
   const { metrics } = context.options;
   const { wanted, recent, now } = context;
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
@@ -314,27 +345,31 @@ async function pushEvent(context: WatchContext, object: KubeObject, resumeVersio
   const isRecent = recent.has(key);
   if (isRecent || !isWanted) {
     if (isRecent) metrics.eventsDropped.add(1, { reason: "same_resource_version" });
-    if (resumeVersion !== null) await pushMark(context, resumeVersion);
-    return;
+    return undefined;
   }
   recent.add(key);
   // Set to undefined, which JSON.stringify leaves out, rather than deleted: a delete turns the object into a slow
   // dictionary that takes longer to serialise.
   if (metadata.managedFields !== undefined) metadata.managedFields = undefined;
   const eventJson = JSON.stringify(object);
-  const involvedObject = (object.involvedObject ?? object.regarding ?? {}) as ObjectRef;
-  const observedAt = new Date(now()).toISOString();
-  const item: EventItem = {
+  return {
     kind: "event",
     eventJson,
     eventBytes: toUtf8Length(eventJson),
     uid,
     resourceVersion,
-    involvedObject,
-    observedAt,
+    involvedObject: (object.involvedObject ?? object.regarding ?? {}) as ObjectRef,
+    observedAt: new Date(now()).toISOString(),
     resumeVersion,
     queuedAtMs: now(),
   };
+}
+
+/** Queues an event item, waiting for room (or replacing a queued older version: storm control). */
+async function queueItem(context: WatchContext, item: EventItem): Promise<void> {
+  const { metrics } = context.options;
+  // The batcher's flush interval counts from when the item entered the queue, not from when it was built.
+  item.queuedAtMs = context.now();
   if (await queueEventItem(context.options.queue, item, context.signal)) metrics.versionsReplaced.add(1);
   metrics.eventsDispatched.add(1);
 }

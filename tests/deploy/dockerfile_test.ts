@@ -33,7 +33,7 @@ const EXPECTED = {
     port: RELAY_DEFAULTS.healthPort,
     excluded: ["relay/simulator/"],
     flags: [
-      "--v8-flags=--max-old-space-size=64,--max-semi-space-size=2",
+      "--v8-flags=--max-old-space-size=64,--max-semi-space-size=4",
       "--allow-net",
       "--allow-env",
       "--allow-read=/var/run/secrets",

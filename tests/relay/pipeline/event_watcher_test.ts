@@ -230,3 +230,46 @@ Deno.test("runEventWatcher queues events without managedFields", async () => {
   assert.deepEqual(item.involvedObject, { apiVersion: "v1", kind: "Pod", name: "web-1", namespace: "ns1" });
   assert.equal(item.eventBytes, new TextEncoder().encode(item.eventJson).length);
 });
+
+Deno.test("runEventWatcher builds a list page's items before waiting for room, then queues them in order", async () => {
+  const fake = createFakeKube({
+    lists: [[[toEvent("a", "1"), toEvent("b", "2"), toEvent("c", "3")], [toEvent("d", "4")]]],
+    listVersions: ["9"],
+  });
+  // Room for one event at a time: the second push of the page waits until the first is taken.
+  const queue = new ByteQueue<QueueItem>({ bytesMax: 100 });
+  const { counts, metrics } = createCountingMetrics();
+  const controller = new AbortController();
+  const running = runEventWatcher({
+    kube: fake.kube,
+    queue,
+    cluster: "c1",
+    namespaces: [],
+    readResumeVersion: () => Promise.resolve(null),
+    onActivity: () => {},
+    metrics,
+    logger: createLogger({ isDebug: false, write: () => {} }),
+    backoffMaxMs: 30_000,
+    now: () => NOW_MS,
+    delay: () => Promise.resolve(),
+  }, controller.signal);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // The whole first page was read and turned into items (the parsed page is no longer needed); one is queued.
+  assert.deepEqual([counts.eventsReceived, counts.eventsDispatched, queue.length], [3, 1, 1]);
+  assert.equal(fake.listCalls.length, 1);
+  const taken: (string | null)[][] = [];
+  while (taken.length < 5) {
+    taken.push(...drainQueue(queue));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  controller.abort(new Error("shutdown"));
+  await running;
+  assert.deepEqual(taken, [
+    ["event", "a", "1", null],
+    ["event", "b", "2", null],
+    ["event", "c", "3", null],
+    ["event", "d", "4", null],
+    ["mark", "9"],
+  ]);
+  assert.deepEqual([counts.eventsReceived, counts.eventsDispatched], [4, 4]);
+});
