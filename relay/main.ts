@@ -38,7 +38,7 @@ export async function main(env: Record<string, string | undefined> = Deno.env.to
   const removeForcedGcHook = installForcedGcHook();
   let kube;
   try {
-    kube = createKubeClient({ connection: config.kube, env });
+    kube = await createKubeClient({ connection: config.kube, env });
   } catch (error) {
     logger.error("cannot start", { error: describeError(error) });
     return 2;

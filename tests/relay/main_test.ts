@@ -34,7 +34,7 @@ Deno.test("relay main on SIGTERM flushes, releases the Lease and exits 0", async
     const status = await relay.kill("SIGTERM");
     assert.equal(status.code, 0);
     await assertAllStored(pipeline, 5_000);
-    const kube = createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
+    const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
     try {
       const lease = await kube.getLease({ namespace: "default", name: "events-ingester-relay" });
       assert.equal(lease?.holderIdentity, null);
