@@ -3,8 +3,8 @@
  * (`leader_term.ts`). `main.ts` builds its dependencies; tests build them too.
  *
  * The leader's modules (the term, the handler client, the enricher and what they import: watch, batcher, gzip and
- * Node's zlib layer) are loaded when leadership is first won, not at start: a standby never sends, and they are about 8 MiB of
- * an idle standby's 50.
+ * Node's zlib layer) are loaded when leadership is first won, not at start: a standby never sends, and they would add
+ * about 4 MiB to an idle standby's 50.
  */
 import type { Logger } from "../shared/telemetry/log.ts";
 import { type Delay, delay as realDelay } from "../shared/delay.ts";

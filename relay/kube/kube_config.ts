@@ -3,7 +3,7 @@
  * `@kubernetes/client-node`.
  *
  * The package's entry point loads its whole generated API (about 75 MiB resident for code the relay never calls), and
- * even its small kubeconfig modules load Node's `fs` and `child_process` layers (about 8 MiB of an idle relay). So
+ * even its small kubeconfig modules load Node's `fs` and `child_process` layers (several MiB of an idle relay). So
  * this file reads kubeconfig entries itself (`kube_config_entries.ts`, as the package's `config_types.js` does) and
  * reads token files itself; the YAML parser is loaded only for a kubeconfig file (not in a pod), the exec plugin
  * (`exec_auth.js`) only for a user that names one, and the legacy `auth-provider` plugins (azure, gcp, oidc), which
