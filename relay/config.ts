@@ -5,7 +5,7 @@
 import { ConfigError, EnvReader } from "../shared/env_reader.ts";
 import { DEFAULT_LIMITS } from "../shared/contract/limits.ts";
 import type { LogFields } from "../shared/telemetry/log.ts";
-import { isClusterName } from "../shared/contract/record_parser.ts";
+import { isClusterName } from "../shared/contract/cluster_name.ts";
 import { type KubeConnection, SERVICE_ACCOUNT_DIR } from "./kube/kube_config.ts";
 
 /** Everything the relay reads from its environment, validated. Units are in the names. */

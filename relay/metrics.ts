@@ -1,8 +1,9 @@
 /**
  * The relay's OpenTelemetry instruments, created from the shared metric catalogue (shared/metric_names.ts) on the
- * Meter passed in. The SDK (exporters, histogram views, /metrics) is wired elsewhere.
+ * meter passed in: the SDK's when OTLP is enabled, else the SDK-free PrometheusMeter. Both are wired in main.ts.
  */
-import type { Counter, Histogram, Meter } from "@opentelemetry/api";
+import type { Counter, Histogram } from "@opentelemetry/api";
+import type { MetricsMeter } from "../shared/telemetry/prometheus_meter.ts";
 import { METRICS, type MetricSpec, toInstrumentOptions } from "../shared/telemetry/metric_names.ts";
 
 /** What the relay records. Gauges read the sources registered with `observe*`. */
@@ -39,7 +40,7 @@ export interface RelayMetrics {
 }
 
 /** Creates every relay instrument of the catalogue on `meter`. */
-export function createRelayMetrics(meter: Meter): RelayMetrics {
+export function createRelayMetrics(meter: MetricsMeter): RelayMetrics {
   const counter = (spec: MetricSpec) => meter.createCounter(spec.name, toInstrumentOptions(spec));
   const histogram = (spec: MetricSpec) => meter.createHistogram(spec.name, toInstrumentOptions(spec));
   let readQueue = () => ({ bytes: 0, records: 0 });

@@ -1,16 +1,20 @@
 /**
  * One relay process: leader election, and while leader one term of watch, queue, batcher and sender
  * (`leader_term.ts`). `main.ts` builds its dependencies; tests build them too.
+ *
+ * The leader's modules (the term, the handler client, the enricher and what they import: watch, batcher, gzip and
+ * Node's zlib layer) are loaded when leadership is first won, not at start: a standby never sends, and they would add
+ * about 4 MiB to an idle standby's 50.
  */
 import type { Logger } from "../shared/telemetry/log.ts";
 import { type Delay, delay as realDelay } from "../shared/delay.ts";
 import type { RelayConfig } from "./config.ts";
-import { Enricher } from "./pipeline/enricher.ts";
-import { HandlerClient } from "./send/handler_client.ts";
+import type { HandlerClient } from "./send/handler_client.ts";
+import type { Enricher } from "./pipeline/enricher.ts";
 import type { HealthState } from "./health_server.ts";
 import type { KubeApi } from "./kube/kube_api.ts";
 import { LeaderElector } from "./kube/leader_election.ts";
-import { type LeaderTermOptions, runLeaderTerm } from "./leader_term.ts";
+import type { LeaderTermOptions, runLeaderTerm } from "./leader_term.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { TokenReader } from "./send/token_reader.ts";
 
@@ -42,18 +46,17 @@ export function createRelay(options: RelayOptions): Relay {
   const { config, cluster, kube, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const delay = options.delay ?? realDelay;
-  const { elector, enricher, client } = createParts(options, { now, delay });
+  const elector = createElector(options, { now, delay });
+  const leader = createLeaderLoader(options, { now, delay });
   let lastActivityMs: number | undefined;
   /** Why the API server refuses the leader's list or watch of events; undefined while it allows them. */
   let watchRefusal: string | undefined;
   let isRunning = false;
   metrics.observeIsLeader(() => elector.isLeader);
-  const termOptions: LeaderTermOptions = {
+  const termOptions: Omit<LeaderTermOptions, "client" | "enrich"> = {
     config,
     cluster,
     kube,
-    client,
-    enrich: (ref) => enricher.enrich(ref),
     onActivity: () => {
       lastActivityMs = now();
     },
@@ -70,7 +73,11 @@ export function createRelay(options: RelayOptions): Relay {
     health: createRelayHealth({
       config,
       elector,
-      client,
+      client: {
+        get authRefusal() {
+          return leader.client?.authRefusal;
+        },
+      },
       now,
       isRunning: () => isRunning,
       lastActivityMs: () => lastActivityMs,
@@ -80,7 +87,13 @@ export function createRelay(options: RelayOptions): Relay {
       isRunning = true;
       logger.info("relay starting", { cluster, identity: config.podName, server: kube.server });
       try {
-        await elector.run({ signal, lead: (leadership) => runLeaderTerm(leadership, signal, termOptions) });
+        await elector.run({
+          signal,
+          lead: async (leadership) => {
+            const { runLeaderTerm, client, enricher } = await leader.load();
+            return runLeaderTerm(leadership, signal, { ...termOptions, client, enrich: (ref) => enricher.enrich(ref) });
+          },
+        });
       } finally {
         isRunning = false;
         logger.info("relay stopped", { cluster });
@@ -89,10 +102,10 @@ export function createRelay(options: RelayOptions): Relay {
   };
 }
 
-/** The long-lived parts: the Lease elector, the enricher (its cache outlives terms) and the handler client. */
-function createParts(options: RelayOptions, clock: { now: () => number; delay: Delay }) {
-  const { config, kube, logger, metrics, random } = options;
-  const elector = new LeaderElector({
+/** The Lease elector, which runs for the life of the process. */
+function createElector(options: RelayOptions, clock: { now: () => number; delay: Delay }): LeaderElector {
+  const { config, kube, logger, random } = options;
+  return new LeaderElector({
     kube,
     namespace: config.leaseNamespace,
     name: config.leaseName,
@@ -104,28 +117,52 @@ function createParts(options: RelayOptions, clock: { now: () => number; delay: D
     ...clock,
     random,
   });
-  const enricher = new Enricher({
-    kube,
-    cacheEntriesMax: config.enrichCacheEntriesMax,
-    cacheTtlMs: config.enrichCacheTtlS * 1000,
-    timeoutMs: config.enrichTimeoutMs,
-    metrics,
-    logger,
-    now: clock.now,
-  });
-  const client = new HandlerClient({
-    url: config.handlerUrl,
-    cluster: options.cluster,
-    readToken: options.readToken,
-    retryBackoffMaxMs: config.retryBackoffMaxMs,
-    requestTimeoutMs: config.handlerRequestTimeoutMs,
-    metrics,
-    logger,
-    fetch: options.fetch,
-    ...clock,
-    random,
-  });
-  return { elector, enricher, client };
+}
+
+/**
+ * Loads the leader's modules on the first `load()` and builds the handler client and the enricher once: both outlive
+ * terms (the enricher's cache; a token refusal the client saw keeps the relay unready until a send succeeds).
+ * `client` is undefined until then.
+ */
+function createLeaderLoader(options: RelayOptions, clock: { now: () => number; delay: Delay }) {
+  let loading: Promise<{ runLeaderTerm: typeof runLeaderTerm; client: HandlerClient; enricher: Enricher }> | undefined;
+  const loader = {
+    client: undefined as HandlerClient | undefined,
+    load() {
+      loading ??= Promise.all([
+        import("./leader_term.ts"),
+        import("./send/handler_client.ts"),
+        import("./pipeline/enricher.ts"),
+      ]).then(([term, send, enrichment]) => {
+        const { config, kube, metrics, logger, random } = options;
+        const client = new send.HandlerClient({
+          url: config.handlerUrl,
+          cluster: options.cluster,
+          readToken: options.readToken,
+          retryBackoffMaxMs: config.retryBackoffMaxMs,
+          requestTimeoutMs: config.handlerRequestTimeoutMs,
+          metrics,
+          logger,
+          fetch: options.fetch,
+          ...clock,
+          random,
+        });
+        const enricher = new enrichment.Enricher({
+          kube,
+          cacheEntriesMax: config.enrichCacheEntriesMax,
+          cacheTtlMs: config.enrichCacheTtlS * 1000,
+          timeoutMs: config.enrichTimeoutMs,
+          metrics,
+          logger,
+          now: clock.now,
+        });
+        loader.client = client;
+        return { runLeaderTerm: term.runLeaderTerm, client, enricher };
+      });
+      return loading;
+    },
+  };
+  return loader;
 }
 
 /**

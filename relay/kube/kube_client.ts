@@ -20,8 +20,7 @@ import { toEventsPath, toLeasePath, toNamespacePath, toObjectPath } from "./kube
 import { KubeTransport } from "./kube_transport.ts";
 import { toEventListPage, toLease, toLeaseBody, toNamespaceUid, toObjectMetadata } from "./kube_wire.ts";
 import { linkSignals } from "../linked_signal.ts";
-import { ResourceDiscovery } from "./resource_discovery.ts";
-import { readWatchEvents } from "./watch_reader.ts";
+import type { ResourceDiscovery } from "./resource_discovery.ts";
 
 export interface KubeClientOptions {
   connection: KubeConnection;
@@ -45,11 +44,13 @@ const WATCH_LINE_BYTES_MAX = 16 * 1024 * 1024;
 const METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 /**
- * Builds the API client. Throws Error "Cannot load Kubernetes configuration: ..." when the kubeconfig is missing,
- * has no current context, or names no server: it never falls back to localhost.
+ * Builds the API client. Rejects with Error "Cannot load Kubernetes configuration: ..." when the kubeconfig is
+ * missing, has no current context, or names no server: it never falls back to localhost.
  */
-export function createKubeClient(options: KubeClientOptions): KubeApi & { info: KubeClientInfo; close(): void } {
-  const credentials = loadKubeCredentials(options.connection, { env: options.env ?? {} });
+export async function createKubeClient(
+  options: KubeClientOptions,
+): Promise<KubeApi & { info: KubeClientInfo; close(): void }> {
+  const credentials = await loadKubeCredentials(options.connection, { env: options.env ?? {} });
   return new KubeClient({
     transport: new KubeTransport({ credentials, fetch: options.fetch }),
     info: { server: credentials.server, contextCluster: credentials.contextCluster },
@@ -62,14 +63,14 @@ class KubeClient implements KubeApi {
   readonly server: string;
   readonly info: KubeClientInfo;
   readonly #transport: KubeTransport;
-  readonly #discovery: ResourceDiscovery;
+  /** Loaded on the first lookup: only a leader's enricher resolves resources. */
+  #discovery: Promise<ResourceDiscovery> | undefined;
   readonly #watchLineBytesMax: number;
 
   constructor(options: { transport: KubeTransport; info: KubeClientInfo; watchLineBytesMax: number }) {
     this.server = options.transport.server;
     this.info = options.info;
     this.#transport = options.transport;
-    this.#discovery = new ResourceDiscovery({ requestJson: (path, init) => this.#transport.requestJson(path, init) });
     this.#watchLineBytesMax = options.watchLineBytesMax;
   }
 
@@ -89,7 +90,10 @@ class KubeClient implements KubeApi {
   }
 
   resolveResource(options: Parameters<KubeApi["resolveResource"]>[0]): Promise<ResourceMapping | undefined> {
-    return this.#discovery.resolve(options);
+    this.#discovery ??= import("./resource_discovery.ts").then(({ ResourceDiscovery }) =>
+      new ResourceDiscovery({ requestJson: (path, init) => this.#transport.requestJson(path, init) })
+    );
+    return this.#discovery.then((discovery) => discovery.resolve(options));
   }
 
   async getObjectMetadata(options: Parameters<KubeApi["getObjectMetadata"]>[0]): Promise<ObjectMetadata> {
@@ -132,6 +136,8 @@ class KubeClient implements KubeApi {
         signal: linked.signal,
       });
       if (response.body === null) return;
+      // Loaded here, not at start: only a leader watches, and a standby keeps its memory small.
+      const { readWatchEvents } = await import("./watch_reader.ts");
       yield* readWatchEvents(response.body, {
         lineBytesMax: this.#watchLineBytesMax,
         idleTimeoutMs: options.idleTimeoutMs,

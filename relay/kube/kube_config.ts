@@ -2,22 +2,15 @@
  * Where the Kubernetes API server is and how to authenticate to it: the only file that imports
  * `@kubernetes/client-node`.
  *
- * The package's entry point loads its whole generated API (about 75 MiB resident for code the relay never calls), so
- * this file imports only the small modules that read a kubeconfig (`config_types.js`) and run the exec and token-file
- * plugins (`exec_auth.js`, `file_auth.js`), and parses the YAML itself. The legacy `auth-provider` plugins (azure, gcp,
- * oidc) need the full `KubeConfig`; it is imported on first use, only by a relay whose kubeconfig names one.
+ * The package's entry point loads its whole generated API (about 75 MiB resident for code the relay never calls), and
+ * even its small kubeconfig modules load Node's `fs` and `child_process` layers (several MiB of an idle relay). So
+ * this file reads kubeconfig entries itself (`kube_config_entries.ts`, as the package's `config_types.js` does) and
+ * reads token files itself; the YAML parser is loaded only for a kubeconfig file (not in a pod), the exec plugin
+ * (`exec_auth.js`) only for a user that names one, and the legacy `auth-provider` plugins (azure, gcp, oidc), which
+ * need the full `KubeConfig`, only for a user whose kubeconfig names one.
  */
-import {
-  type Cluster,
-  type Context,
-  newClusters,
-  newContexts,
-  newUsers,
-  type User,
-} from "@kubernetes/client-node/dist/config_types.js";
-import { ExecAuth } from "@kubernetes/client-node/dist/exec_auth.js";
-import { FileAuth } from "@kubernetes/client-node/dist/file_auth.js";
-import { load as loadYaml } from "js-yaml";
+import type { Cluster, Context, User } from "@kubernetes/client-node/dist/config_types.js";
+import { toClusters, toContexts, toUsers } from "./kube_config_entries.ts";
 
 /** Where the connection settings come from. */
 export type KubeConnection =
@@ -49,21 +42,25 @@ export interface KubeCredentials {
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** `auth-provider` plugins that only the full client implements. */
 const LEGACY_PROVIDERS = new Set(["azure", "gcp", "oidc"]);
+/** How long a token file's content is used before it is read again (client-go and client-node wait 60 s too). */
+export const TOKEN_FILE_REREAD_MS = 60_000;
 
 /**
  * Reads the connection settings. In a pod: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT from `env` and the
  * service account's token and CA. Otherwise the kubeconfig file and its current context (or `context`).
- * Throws Error "Cannot load Kubernetes configuration: ..." when the file is missing or invalid, when there is no
+ * Rejects with Error "Cannot load Kubernetes configuration: ..." when the file is missing or invalid, when there is no
  * current context, or when it names no server: it never falls back to localhost.
  */
-export function loadKubeCredentials(
+export async function loadKubeCredentials(
   connection: KubeConnection,
   options: {
     env: Record<string, string | undefined>;
     /** Where the service account's token and ca.crt are; else the connection's, else the standard path. */
     serviceAccountDir?: string;
+    /** The clock of token file re-reads; Date.now unless a test passes its own. */
+    now?: () => number;
   },
-): KubeCredentials {
+): Promise<KubeCredentials> {
   let clusters: Cluster[], contexts: Context[], users: User[], currentContext: string | undefined;
   try {
     if (connection.mode === "in-cluster") {
@@ -73,10 +70,11 @@ export function loadKubeCredentials(
       ));
     } else {
       const text = Deno.readTextFileSync(connection.path);
+      const { load: loadYaml } = await import("js-yaml");
       const parsed = (loadYaml(text) ?? {}) as Record<string, unknown>;
-      clusters = newClusters(parsed.clusters);
-      contexts = newContexts(parsed.contexts);
-      users = newUsers(parsed.users);
+      clusters = toClusters(parsed.clusters);
+      contexts = toContexts(parsed.contexts);
+      users = toUsers(parsed.users);
       currentContext = connection.context ??
         (typeof parsed["current-context"] === "string" ? parsed["current-context"] : undefined);
       const dir = connection.path.includes("/") ? connection.path.slice(0, connection.path.lastIndexOf("/")) : ".";
@@ -97,7 +95,10 @@ export function loadKubeCredentials(
     );
   }
   const user = users.find((u) => u.name === context!.user);
-  const authenticate = toAuthenticator(user, { clusters, contexts, users, currentContext: currentContext! });
+  const authenticate = toAuthenticator(user, {
+    all: { clusters, contexts, users, currentContext: currentContext! },
+    now: options.now ?? Date.now,
+  });
   return {
     server: cluster.server.replace(/\/+$/, ""),
     ...(connection.mode === "in-cluster" ? {} : { contextCluster: cluster.name }),
@@ -123,30 +124,67 @@ export function loadKubeCredentials(
 /** The plugin that adds the user's token, in the order the full client tries them; a no-op without one. */
 function toAuthenticator(
   user: User | undefined,
-  all: { clusters: Cluster[]; contexts: Context[]; users: User[]; currentContext: string },
+  options: {
+    all: { clusters: Cluster[]; contexts: Context[]; users: User[]; currentContext: string };
+    now: () => number;
+  },
 ): (options: KubeRequestOptions) => Promise<void> {
   const none = () => Promise.resolve();
   if (user === undefined) return none;
   const provider = (user.authProvider as { name?: unknown } | undefined)?.name;
-  if (typeof provider === "string" && LEGACY_PROVIDERS.has(provider)) {
-    let full: Promise<{ applyToHTTPSOptions(opts: KubeRequestOptions): Promise<void> }> | undefined;
-    return async (options) => {
-      full ??= import("@kubernetes/client-node").then(({ KubeConfig }) => {
-        const config = new KubeConfig();
-        config.loadFromOptions(all);
-        return config;
-      });
-      const scratch: KubeRequestOptions = { headers: {} };
-      await (await full).applyToHTTPSOptions(scratch);
-      if (scratch.headers.Authorization !== undefined) options.headers.Authorization = scratch.headers.Authorization;
+  if (typeof provider === "string" && LEGACY_PROVIDERS.has(provider)) return toLegacyAuthenticator(options.all);
+  if (isExecUser(user)) {
+    let plugin: Promise<InstanceType<typeof import("@kubernetes/client-node/dist/exec_auth.js").ExecAuth>> | undefined;
+    return async (request) => {
+      plugin ??= import("@kubernetes/client-node/dist/exec_auth.js").then(({ ExecAuth }) => new ExecAuth());
+      const exec = await plugin;
+      await exec.applyAuthentication(user, request as Parameters<typeof exec.applyAuthentication>[1]);
     };
   }
-  for (const plugin of [new ExecAuth(), new FileAuth()]) {
-    if (plugin.isAuthProvider(user)) {
-      return (options) => plugin.applyAuthentication(user, options as Parameters<typeof plugin.applyAuthentication>[1]);
-    }
-  }
+  const tokenFile = (user.authProvider as { config?: { tokenFile?: unknown } } | undefined)?.config?.tokenFile;
+  if (tokenFile) return toTokenFileAuthenticator(String(tokenFile), options.now);
   return none;
+}
+
+/** Whether client-node's ExecAuth takes this user (its `isAuthProvider`): an `exec` entry or an exec auth-provider. */
+function isExecUser(user: User): boolean {
+  if (user.exec) return true;
+  const provider = user.authProvider as { name?: unknown; config?: { exec?: unknown } } | undefined;
+  return !!provider && (provider.name === "exec" || !!provider.config?.exec);
+}
+
+/** An `auth-provider` that only the full client implements, loaded on first use. */
+function toLegacyAuthenticator(
+  all: { clusters: Cluster[]; contexts: Context[]; users: User[]; currentContext: string },
+): (options: KubeRequestOptions) => Promise<void> {
+  let full: Promise<{ applyToHTTPSOptions(opts: KubeRequestOptions): Promise<void> }> | undefined;
+  return async (options) => {
+    full ??= import("@kubernetes/client-node").then(({ KubeConfig }) => {
+      const config = new KubeConfig();
+      config.loadFromOptions(all);
+      return config;
+    });
+    const scratch: KubeRequestOptions = { headers: {} };
+    await (await full).applyToHTTPSOptions(scratch);
+    if (scratch.headers.Authorization !== undefined) options.headers.Authorization = scratch.headers.Authorization;
+  };
+}
+
+/**
+ * The bearer token of a file (the service account's, rotated by the kubelet), read again once it is older than
+ * TOKEN_FILE_REREAD_MS, as client-node's FileAuth does; an empty file adds no header.
+ */
+function toTokenFileAuthenticator(path: string, now: () => number): (options: KubeRequestOptions) => Promise<void> {
+  let token: string | undefined;
+  let readAtMs = 0;
+  return (options) => {
+    if (token === undefined || now() - readAtMs > TOKEN_FILE_REREAD_MS) {
+      token = Deno.readTextFileSync(path);
+      readAtMs = now();
+    }
+    if (token) options.headers.Authorization = `Bearer ${token}`;
+    return Promise.resolve();
+  };
 }
 
 /** The service account's connection, as the full client's `loadFromCluster` builds it. */

@@ -11,6 +11,10 @@ import {
   NUMERIC_INTEGER_DIGITS_MAX,
   parseExactJson,
 } from "./exact_json.ts";
+import { isClusterName } from "./cluster_name.ts";
+
+// Defined in its own module (the relay checks names without this parser); exported here for the handler.
+export { isClusterName };
 
 /** A line that passed validation. `view` is set for event records. */
 export type ParsedLine =
@@ -21,14 +25,6 @@ export type ParsedLine =
 export interface ParseLineOptions {
   /** Deepest nesting of arrays and objects a line may have. */
   jsonDepthMax: number;
-}
-
-/** Cluster names become part of `global_uid` (`<cluster>:<uid>`), so a colon is not allowed in them. */
-const CLUSTER_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
-
-/** True when `name` can be a cluster name: 1-253 letters, digits, `.`, `_`, `-`, starting and ending alphanumeric. */
-export function isClusterName(name: unknown): name is string {
-  return typeof name === "string" && CLUSTER_NAME.test(name);
 }
 
 function fail(line: number, code: LineErrorCode, message: string): ParsedLine {

@@ -21,51 +21,12 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { UNIT_BYTES, UNIT_RECORDS, UNIT_SECONDS } from "./metric_names.ts";
+import { BYTES_BUCKETS, RECORDS_BUCKETS, SECONDS_BUCKETS } from "./buckets.ts";
 import { describeError, type Logger } from "./log.ts";
 
-/** Histogram bucket upper bounds for durations and lags in seconds: 1 ms to 1 h (relist replays reach the top). */
-export const SECONDS_BUCKETS: readonly number[] = [
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  120,
-  300,
-  600,
-  1800,
-  3600,
-];
-
-/** Histogram bucket upper bounds for record and row counts, up to the largest request (recordsMax). */
-export const RECORDS_BUCKETS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
-
-/** Histogram bucket upper bounds for byte sizes: 1 KiB to 64 MiB (the decoded body limit). */
-export const BYTES_BUCKETS: readonly number[] = [
-  1024,
-  4096,
-  16384,
-  65536,
-  262144,
-  1048576,
-  4194304,
-  8388608,
-  16777216,
-  67108864,
-];
-
-/** Content-Type of `renderPrometheus()` output (Prometheus text exposition format 0.0.4). */
-export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+// Defined beside the SDK-free meter, which needs them without loading this file; exported here for the handler.
+export { BYTES_BUCKETS, RECORDS_BUCKETS, SECONDS_BUCKETS } from "./buckets.ts";
+export { PROMETHEUS_CONTENT_TYPE } from "./prometheus_text.ts";
 
 /** The OTLP/HTTP path for metrics, appended to a base endpoint (as OTEL_EXPORTER_OTLP_ENDPOINT is used). */
 export const OTLP_METRICS_PATH = "/v1/metrics";

@@ -34,7 +34,7 @@ Deno.test("relay main on SIGTERM flushes, releases the Lease and exits 0", async
     const status = await relay.kill("SIGTERM");
     assert.equal(status.code, 0);
     await assertAllStored(pipeline, 5_000);
-    const kube = createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
+    const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
     try {
       const lease = await kube.getLease({ namespace: "default", name: "events-ingester-relay" });
       assert.equal(lease?.holderIdentity, null);
@@ -63,6 +63,67 @@ Deno.test("relay main serves /livez, /readyz and /metrics with the relay's instr
     assert.match(text, /^events_ingester_relay_leader 1$/m);
     assert.match(text, /^events_ingester_relay_relists_total 1$/m);
   });
+});
+
+Deno.test("relay main as a standby is ready and serves its metrics without the OpenTelemetry SDK", async () => {
+  await withPipeline(async (pipeline) => {
+    await pipeline.simulator.burst({ count: 20, namespace: "a" });
+    const leaderPort = await findFreePort();
+    pipeline.spawnRelay("relay-a", { HEALTH_PORT: String(leaderPort) });
+    await assertAllStored(pipeline, 10_000);
+    const port = await findFreePort();
+    pipeline.spawnRelay("relay-b", { HEALTH_PORT: String(port) });
+    const get = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      return [response.status, response.headers.get("content-type"), await response.text()] as const;
+    };
+    await waitUntil("the standby is ready", async () => (await get("/readyz").catch(() => [0]))[0] === 200);
+    assert.deepEqual(await get("/readyz"), [200, "text/plain; charset=utf-8", "standby\n"]);
+    const [status, contentType, text] = await get("/metrics");
+    assert.deepEqual([status, contentType], [200, "text/plain; version=0.0.4; charset=utf-8"]);
+    assert.match(text, /^# HELP target_info Target metadata\n# TYPE target_info gauge\n/);
+    assert.match(text, /^target_info\{service_name="events-ingester-relay",service_instance_id="[0-9a-f-]{36}"\} 1$/m);
+    assert.match(text, /^events_ingester_relay_leader 0$/m);
+    assert.match(text, /^events_ingester_relay_queue_bytes 0$/m);
+    assert.doesNotMatch(text, /events_ingester_events_received_total/); // a standby reads no event
+  });
+});
+
+Deno.test("relay main with OTEL_ENABLED pushes its metrics over OTLP and serves the same names on /metrics", async () => {
+  const bodies: { resourceMetrics: { scopeMetrics: { metrics: { name: string }[] }[] }[] }[] = [];
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    let stream = request.body ?? new Blob([]).stream();
+    if (request.headers.get("content-encoding") === "gzip") {
+      stream = stream.pipeThrough(new DecompressionStream("gzip"));
+    }
+    bodies.push(JSON.parse(await new Response(stream).text()));
+    return Response.json({});
+  });
+  try {
+    await withPipeline(async (pipeline) => {
+      await pipeline.simulator.burst({ count: 30, namespace: "a" });
+      const port = await findFreePort();
+      pipeline.spawnRelay("relay-a", {
+        HEALTH_PORT: String(port),
+        OTEL_ENABLED: "true",
+        OTEL_EXPORT_INTERVAL: "0.2",
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
+      });
+      await assertAllStored(pipeline, 10_000);
+      const names = () =>
+        new Set(
+          bodies.flatMap((b) => b.resourceMetrics).flatMap((r) => r.scopeMetrics).flatMap((s) => s.metrics)
+            .map((m) => m.name),
+        );
+      await waitUntil("a push with the dispatched counter", () => names().has("events_ingester.events.dispatched"));
+      assert.ok(names().has("events_ingester.relay.leader"));
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(text, /^events_ingester_events_dispatched_total 30$/m);
+      assert.match(text, /^events_ingester_relay_leader 1$/m);
+    });
+  } finally {
+    await receiver.shutdown();
+  }
 });
 
 Deno.test("installForcedGcHook installs nothing when V8 does not expose gc", () => {

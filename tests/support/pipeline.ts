@@ -74,7 +74,7 @@ export interface Pipeline {
   startHandler(): void;
   /** The environment a relay of this pipeline runs with; `env` overrides it. */
   relayEnv(podName: string, env?: Record<string, string>): Record<string, string>;
-  startRelay(podName: string, env?: Record<string, string>): InProcessRelay;
+  startRelay(podName: string, env?: Record<string, string>): Promise<InProcessRelay>;
   spawnRelay(podName: string, env?: Record<string, string>): RelayProcess;
   /** Every stored (uid, resourceVersion) of the cluster, sorted. */
   storedVersions(): Promise<{ uid: string; resourceVersion: string }[]>;
@@ -211,11 +211,11 @@ export async function withPipeline(
         server ??= Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, front);
       },
       relayEnv,
-      startRelay(podName, env = {}) {
+      async startRelay(podName, env = {}) {
         const config = loadRelayConfig(relayEnv(podName, env));
         const logs: string[] = [];
         const logger = createLogger({ isDebug: true, write: (line) => logs.push(line) }, { pod: podName });
-        const kube = createKubeClient({ connection: config.kube });
+        const kube = await createKubeClient({ connection: config.kube });
         const metrics = createRelayMetrics(createNoopMeter());
         let readQueue = () => ({ bytes: 0, records: 0 });
         let eventsQueued = 0;

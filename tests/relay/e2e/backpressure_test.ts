@@ -6,7 +6,7 @@ const QUEUE_BYTES_MAX = 256 * 1024;
 Deno.test("a slow handler fills the bounded queue, the relay stops reading the watch, and catches up after", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const relay = pipeline.startRelay("relay-a", {
+    const relay = await pipeline.startRelay("relay-a", {
       QUEUE_BYTES_MAX: String(QUEUE_BYTES_MAX),
       BATCH_BYTES_MAX: "65536",
       BATCH_RECORDS_MAX: "50",

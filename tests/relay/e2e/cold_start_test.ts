@@ -6,7 +6,7 @@ Deno.test("relay cold start lists every live event, then watches new ones; no ga
     const { simulator } = pipeline;
     await simulator.podLifecycle({ namespace: "shop", deployment: "web", replicas: 3 });
     await simulator.burst({ count: 1200, namespace: "batch" });
-    const relay = pipeline.startRelay("relay-a");
+    const relay = await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     await simulator.crashLoopStorm({ namespace: "shop", pod: "web-crash", modifications: 20 });
     await simulator.burst({ count: 300, namespace: "batch" });
@@ -28,7 +28,7 @@ Deno.test("relay enriches events: the composition label of the involved object l
       labels: { "krateo.io/composition-id": compositionId },
     });
     const unrelated = simulator.createEvent({ involvedObject: { apiVersion: "v1", kind: "Node", name: "gone" } });
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     const rows = await pipeline.sql.unsafe<{ uid: string; composition_id: string | null }[]>(
       `select uid, composition_id from "${pipeline.schema}".k8s_events order by uid`,
@@ -42,7 +42,7 @@ Deno.test("relay enriches events: the composition label of the involved object l
 Deno.test("a leader whose watch delivers nothing for WATCH_IDLE_MAX_S is not ready, and is again after", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const relay = pipeline.startRelay("relay-a", { WATCH_IDLE_MAX_S: "1" });
+    const relay = await pipeline.startRelay("relay-a", { WATCH_IDLE_MAX_S: "1" });
     await waitUntil("the relay watches", () => simulator.requestLog.some((r) => r.path.includes("watch=true")));
     await waitUntil("the leader is ready", () => relay.relay.health.readiness().isReady);
     simulator.stallWatches(2_500);

@@ -8,7 +8,7 @@ Deno.test("database restarted during ingest: the handler answers 503, the relay 
   try {
     await withPipeline(async (pipeline) => {
       const { simulator } = pipeline;
-      const relay = pipeline.startRelay("relay-a");
+      const relay = await pipeline.startRelay("relay-a");
       await simulator.burst({ count: 300, namespace: "a" });
       await assertAllStored(pipeline);
       const streaming = simulator.burst({ count: 2000, perSecond: 1000, namespace: "b" });

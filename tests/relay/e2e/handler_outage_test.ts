@@ -4,7 +4,7 @@ import { assertAllStored, waitUntil, withPipeline } from "../../support/pipeline
 Deno.test("handler answering 503 for a while: the relay retries and everything arrives once", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const relay = pipeline.startRelay("relay-a");
+    const relay = await pipeline.startRelay("relay-a");
     await simulator.burst({ count: 200, namespace: "a" });
     await assertAllStored(pipeline);
     pipeline.setHandlerMode({ kind: "unavailable" });
@@ -20,7 +20,7 @@ Deno.test("handler answering 503 for a while: the relay retries and everything a
 Deno.test("handler unreachable for a while (connection refused): the relay retries until it is back", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const relay = pipeline.startRelay("relay-a");
+    const relay = await pipeline.startRelay("relay-a");
     await simulator.burst({ count: 200, namespace: "a" });
     await assertAllStored(pipeline);
     await pipeline.stopHandler();

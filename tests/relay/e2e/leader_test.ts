@@ -14,7 +14,7 @@ Deno.test("two relays: only the leader watches; when it is killed the standby ta
     await simulator.burst({ count: 300, namespace: "a" });
     const leader = pipeline.spawnRelay("relay-a");
     await assertAllStored(pipeline);
-    const standby = pipeline.startRelay("relay-b");
+    const standby = await pipeline.startRelay("relay-b");
     await waitUntil("the standby is ready", () => standby.relay.health.readiness().isReady);
     assert.deepEqual(standby.relay.health.readiness(), { isReady: true, reason: "standby" });
     const watchers = () => simulator.requestLog.filter((r) => r.path.includes("watch=true")).length;
@@ -41,11 +41,11 @@ Deno.test("two relays: only the leader watches; when it is killed the standby ta
 Deno.test("a deposed leader's batch is fenced (409) and nothing is lost once the new leader runs", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const old = pipeline.startRelay("relay-a");
+    const old = await pipeline.startRelay("relay-a");
     await simulator.burst({ count: 100, namespace: "a" });
     await assertAllStored(pipeline);
     // relay-b takes the Lease behind relay-a's back and writes first, as a new leader would.
-    const kube = createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
+    const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: pipeline.kubeconfigPath } });
     try {
       const lease = (await kube.getLease(LEASE))!;
       const taken = await kube.replaceLease({ ...lease, holderIdentity: "relay-b", leaseTransitions: 1 });
@@ -66,7 +66,7 @@ Deno.test("a deposed leader's batch is fenced (409) and nothing is lost once the
       await waitUntil("the old leader is fenced", () => old.logs.some((l) => l.includes("handler fenced this relay")));
       assert.equal((await pipeline.storedVersions()).length, 100);
       await old.stop();
-      pipeline.startRelay("relay-b");
+      await pipeline.startRelay("relay-b");
       await assertAllStored(pipeline);
       assert.deepEqual(await pipeline.gaps(), []);
       assert.deepEqual((await pipeline.store.readCheckpoint(CLUSTER)).fence, { holder: "relay-b", transitions: 1 });

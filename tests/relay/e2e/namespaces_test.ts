@@ -6,7 +6,7 @@ Deno.test("NAMESPACES with one namespace lists and watches only that namespace's
     const { simulator } = pipeline;
     const kept = await simulator.burst({ count: 30, namespace: "team-a" });
     await simulator.burst({ count: 30, namespace: "team-b" });
-    pipeline.startRelay("relay-a", { NAMESPACES: "team-a" });
+    await pipeline.startRelay("relay-a", { NAMESPACES: "team-a" });
     const more = await simulator.burst({ count: 20, namespace: "team-a" });
     await simulator.burst({ count: 20, namespace: "team-b" });
     const expected = sortVersions(
@@ -26,7 +26,7 @@ Deno.test("NAMESPACES with several namespaces keeps only their events from the c
     const a = await simulator.burst({ count: 30, namespace: "team-a" });
     const b = await simulator.burst({ count: 30, namespace: "team-b" });
     await simulator.burst({ count: 30, namespace: "team-c" });
-    pipeline.startRelay("relay-a", { NAMESPACES: "team-a,team-b" });
+    await pipeline.startRelay("relay-a", { NAMESPACES: "team-a,team-b" });
     const b2 = await simulator.burst({ count: 20, namespace: "team-b" });
     await simulator.burst({ count: 20, namespace: "team-c" });
     const expected = sortVersions(

@@ -27,7 +27,7 @@ async function withRelay(
 ): Promise<void> {
   const config = loadRelayConfig(pipeline.relayEnv("relay-a", options.env));
   const logs: string[] = [];
-  const kube = createKubeClient({ connection: config.kube });
+  const kube = await createKubeClient({ connection: config.kube });
   const relay = createRelay({
     config,
     cluster: CLUSTER,

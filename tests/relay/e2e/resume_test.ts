@@ -8,13 +8,13 @@ Deno.test("relay restarted gracefully resumes from the checkpoint without listin
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
     await simulator.burst({ count: 500, namespace: "a" });
-    const first = pipeline.startRelay("relay-a");
+    const first = await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     await waitForCheckpoint(pipeline, simulator.emittedVersions().at(-1)!.resourceVersion);
     await first.stop();
     await simulator.burst({ count: 400, namespace: "a" });
     const logStart = simulator.requestLog.length;
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     const eventRequests = simulator.requestLog.slice(logStart).filter((r) => r.path.startsWith("/api/v1/events?"));
     assert.equal(eventRequests.filter((r) => isList(r.path)).length, 0);
@@ -34,7 +34,7 @@ Deno.test("relay killed mid-stream (SIGKILL) and restarted loses nothing and sto
     const status = await victim.kill("SIGKILL");
     assert.equal(status.signal, "SIGKILL");
     await streaming;
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     assert.deepEqual(await pipeline.gaps(), []);
   });
@@ -44,14 +44,14 @@ Deno.test("relay restarted after its checkpoint left the watch window relists an
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
     const first = await simulator.burst({ count: 100, namespace: "a" });
-    const relay = pipeline.startRelay("relay-a");
+    const relay = await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     await waitForCheckpoint(pipeline, first.at(-1)!.metadata.resourceVersion!);
     await relay.stop();
     const checkpoint = await pipeline.checkpoint();
     await simulator.burst({ count: 100, namespace: "a" });
     simulator.expireWatchWindow();
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     const gaps = await pipeline.gaps();
     assert.equal(gaps.length, 1);

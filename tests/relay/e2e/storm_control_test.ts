@@ -69,7 +69,7 @@ async function runStorm(
   env: Record<string, string>,
 ): Promise<{ storm: EventStormResult; relay: InProcessRelay; stored: StoredVersion[] }> {
   const { simulator } = pipeline;
-  const relay = pipeline.startRelay("relay-a", { ...RELAY_ENV, ...env });
+  const relay = await pipeline.startRelay("relay-a", { ...RELAY_ENV, ...env });
   await waitUntil("the relay watches", () => simulator.requestLog.some((r) => r.path.includes("watch=true")));
   pipeline.setHandlerMode({ kind: "slow", delayMs: 400 });
   const startedAt = performance.now();
@@ -136,7 +136,7 @@ Deno.test("without storm control (STORM_CONTROL=off) the same storm outlasts the
 Deno.test("storm control merges 3,000 versions of one event written at once without losing or inventing one", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    const relay = pipeline.startRelay("relay-a", { ...RELAY_ENV, STORM_CONTROL: "on" });
+    const relay = await pipeline.startRelay("relay-a", { ...RELAY_ENV, STORM_CONTROL: "on" });
     await waitUntil("the relay watches", () => simulator.requestLog.some((r) => r.path.includes("watch=true")));
     const versions = await simulator.crashLoopStorm({ namespace: "a", pod: "crashy", modifications: 3_000 });
     let stored: StoredVersion[] = [];

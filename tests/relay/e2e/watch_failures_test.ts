@@ -8,7 +8,7 @@ Deno.test("watch answered with 410 mid-stream: the relay relists and writes exac
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
     const first = await simulator.burst({ count: 200, namespace: "a" });
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await assertAllStored(pipeline);
     await waitForCheckpoint(pipeline, first.at(-1)!.metadata.resourceVersion!);
     // Bookmarks are off, so the relay's position stays at its checkpoint (the list's version) until the gap.
@@ -35,7 +35,7 @@ Deno.test("watch answered with 410 mid-stream: the relay relists and writes exac
 Deno.test("watch closed by the server repeatedly: the relay reconnects from where it was, no list, no gap", async () => {
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     await waitUntil("the relay watches", () => simulator.requestLog.some((r) => isWatch(r.path)));
     const watches = () => simulator.requestLog.filter((r) => isWatch(r.path)).length;
     for (let round = 0; round < 10; round++) {
@@ -57,7 +57,7 @@ Deno.test("watch requests failing with 500 are retried with backoff until they s
     const { simulator } = pipeline;
     simulator.injectErrors({ method: "GET", pathPattern: /watch=true/, status: 500, times: 5 });
     await simulator.burst({ count: 100, namespace: "a" });
-    pipeline.startRelay("relay-a");
+    await pipeline.startRelay("relay-a");
     const failed = () => simulator.requestLog.filter((r) => isWatch(r.path) && r.status === 500).length;
     await waitUntil("five watch requests have failed", () => failed() === 5);
     await simulator.burst({ count: 100, namespace: "b" });
@@ -73,7 +73,7 @@ Deno.test("watch refused with 403: not ready with the refusal, one error line, r
     const { simulator } = pipeline;
     simulator.injectErrors({ method: "GET", pathPattern: /watch=true/, status: 403, times: 8 });
     await simulator.burst({ count: 50, namespace: "a" });
-    const relay = pipeline.startRelay("relay-a");
+    const relay = await pipeline.startRelay("relay-a");
     const refused = () => simulator.requestLog.filter((r) => isWatch(r.path) && r.status === 403).length;
     await waitUntil("the relay reports the refusal", () => !relay.relay.health.readiness().isReady && refused() > 0);
     assert.match(
@@ -95,7 +95,7 @@ Deno.test("a storm of 3000 MODIFIED versions of one event stores every version o
   await withPipeline(async (pipeline) => {
     const { simulator } = pipeline;
     // 3.3 MB of versions may back the queue up past half, where storm control would merge them (storm_control_test).
-    pipeline.startRelay("relay-a", { STORM_CONTROL: "off" });
+    await pipeline.startRelay("relay-a", { STORM_CONTROL: "off" });
     await waitUntil("the relay watches", () => simulator.requestLog.some((r) => isWatch(r.path)));
     const versions = await simulator.crashLoopStorm({ namespace: "a", pod: "crashy", modifications: 3000 });
     assert.equal(versions.length, 3001);

@@ -17,7 +17,7 @@ Deno.test("detectClusterName reads kube-system from the API, retrying a failure,
   const simulator = await startSimulator({ clusterUid: UID.toLowerCase() });
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
-  const kube = createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
+  const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
   try {
     simulator.injectErrors({ method: "GET", pathPattern: /\/namespaces\/kube-system$/, status: 503, times: 2 });
     const options = {

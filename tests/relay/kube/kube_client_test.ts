@@ -5,7 +5,7 @@ import { KubeApiError, type WatchEvent } from "../../../relay/kube/kube_api.ts";
 
 async function withClient(
   fn: (
-    kube: ReturnType<typeof createKubeClient>,
+    kube: Awaited<ReturnType<typeof createKubeClient>>,
     simulator: Awaited<ReturnType<typeof startSimulator>>,
   ) => Promise<void>,
   options: Parameters<typeof startSimulator>[0] = {},
@@ -14,7 +14,7 @@ async function withClient(
   const dir = await Deno.makeTempDir();
   const path = `${dir}/kubeconfig`;
   await Deno.writeTextFile(path, simulator.kubeconfig());
-  const kube = createKubeClient({ connection: { mode: "kubeconfig", path } });
+  const kube = await createKubeClient({ connection: { mode: "kubeconfig", path } });
   try {
     await fn(kube, simulator);
   } finally {
@@ -26,8 +26,8 @@ async function withClient(
 
 const pod = (name: string) => ({ apiVersion: "v1", kind: "Pod", name, namespace: "ns1" });
 
-Deno.test("createKubeClient refuses a kubeconfig file that does not exist", () => {
-  assert.throws(
+Deno.test("createKubeClient refuses a kubeconfig file that does not exist", async () => {
+  await assert.rejects(
     () => createKubeClient({ connection: { mode: "kubeconfig", path: "/nonexistent/kubeconfig" } }),
     (error: unknown) => error instanceof Error && error.message.startsWith("Cannot load Kubernetes configuration: "),
   );

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type KubeRequestOptions, loadKubeCredentials } from "../../../relay/kube/kube_config.ts";
+import {
+  type KubeCredentials,
+  type KubeRequestOptions,
+  loadKubeCredentials,
+  TOKEN_FILE_REREAD_MS,
+} from "../../../relay/kube/kube_config.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "kube-config-" });
@@ -30,9 +35,9 @@ current-context: prod-admin
 `;
 }
 
-async function applied(credentials: ReturnType<typeof loadKubeCredentials>): Promise<KubeRequestOptions> {
+async function applied(credentials: Promise<KubeCredentials> | KubeCredentials): Promise<KubeRequestOptions> {
   const options: KubeRequestOptions = { headers: {} };
-  await credentials.apply(options);
+  await (await credentials).apply(options);
   return options;
 }
 
@@ -41,7 +46,7 @@ const text = (bytes: Uint8Array | undefined) => bytes === undefined ? undefined 
 Deno.test("loadKubeCredentials reads the current context's server and bearer token", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/config`, kubeconfig("token: s3cret"));
-    const credentials = loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} });
+    const credentials = await loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} });
     assert.equal(credentials.server, "https://api.example.test:6443");
     assert.equal(credentials.contextCluster, "prod");
     assert.deepEqual(await applied(credentials), { headers: { Authorization: "Bearer s3cret" } });
@@ -86,7 +91,7 @@ Deno.test("loadKubeCredentials in a pod uses the service account token and CA an
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/token`, "sa-token");
     await Deno.writeTextFile(`${dir}/ca.crt`, "SA CA");
-    const credentials = loadKubeCredentials({ mode: "in-cluster", serviceAccountDir: dir }, {
+    const credentials = await loadKubeCredentials({ mode: "in-cluster", serviceAccountDir: dir }, {
       env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" },
     });
     assert.equal(credentials.server, "https://[fd00::1]:443");
@@ -96,8 +101,8 @@ Deno.test("loadKubeCredentials in a pod uses the service account token and CA an
   });
 });
 
-Deno.test("loadKubeCredentials refuses a pod without KUBERNETES_SERVICE_HOST", () => {
-  assert.throws(() => loadKubeCredentials({ mode: "in-cluster" }, { env: {} }), {
+Deno.test("loadKubeCredentials refuses a pod without KUBERNETES_SERVICE_HOST", async () => {
+  await assert.rejects(() => loadKubeCredentials({ mode: "in-cluster" }, { env: {} }), {
     name: "Error",
     message:
       "Cannot load Kubernetes configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set in a pod",
@@ -107,9 +112,66 @@ Deno.test("loadKubeCredentials refuses a pod without KUBERNETES_SERVICE_HOST", (
 Deno.test("loadKubeCredentials refuses a context that names no known cluster, never using localhost", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/config`, kubeconfig("token: t"));
-    assert.throws(
+    await assert.rejects(
       () => loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config`, context: "other" }, { env: {} }),
       { message: 'Cannot load Kubernetes configuration: context "other" names no cluster server' },
     );
+  });
+});
+
+Deno.test("loadKubeCredentials reads a token file again once it is older than TOKEN_FILE_REREAD_MS", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/token`, "first");
+    await Deno.writeTextFile(`${dir}/ca.crt`, "SA CA");
+    let nowMs = 1_000_000;
+    const credentials = await loadKubeCredentials({ mode: "in-cluster", serviceAccountDir: dir }, {
+      env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" },
+      now: () => nowMs,
+    });
+    assert.equal((await applied(credentials)).headers.Authorization, "Bearer first");
+    await Deno.writeTextFile(`${dir}/token`, "rotated");
+    nowMs += TOKEN_FILE_REREAD_MS; // not older than the limit yet: the token read first is still used
+    assert.equal((await applied(credentials)).headers.Authorization, "Bearer first");
+    nowMs += 1;
+    assert.equal((await applied(credentials)).headers.Authorization, "Bearer rotated");
+    await Deno.writeTextFile(`${dir}/token`, "");
+    nowMs += TOKEN_FILE_REREAD_MS + 1;
+    assert.deepEqual((await applied(credentials)).headers, {});
+  });
+});
+
+Deno.test("loadKubeCredentials uses a kubeconfig user's tokenFile auth-provider and token-file", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/provider-token`, "from-provider");
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      kubeconfig(`auth-provider: {name: x, config: {tokenFile: ${dir}/provider-token}}`),
+    );
+    const options = await applied(loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} }));
+    assert.equal(options.headers.Authorization, "Bearer from-provider");
+    await Deno.writeTextFile(`${dir}/user-token`, "from-token-file");
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig(`token-file: ${dir}/user-token`));
+    const second = await applied(loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} }));
+    assert.equal(second.headers.Authorization, "Bearer from-token-file");
+  });
+});
+
+Deno.test("loadKubeCredentials runs an exec plugin named by an exec auth-provider", async () => {
+  await withDir(async (dir) => {
+    const plugin = `${dir}/plugin.sh`;
+    await Deno.writeTextFile(
+      plugin,
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",` +
+        `"status":{"token":"from-provider-exec"}}'\n`,
+    );
+    await Deno.chmod(plugin, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      kubeconfig(
+        `auth-provider: {name: exec, config: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ${plugin}}}}`,
+      ),
+    );
+    const options = await applied(loadKubeCredentials({ mode: "kubeconfig", path: `${dir}/config` }, { env: {} }));
+    assert.equal(options.headers.Authorization, "Bearer from-provider-exec");
   });
 });

@@ -7,11 +7,11 @@ import { createLogger } from "../../../shared/telemetry/log.ts";
 
 const TIMING = { leaseDurationS: 1, renewDeadlineS: 0.6, retryPeriodS: 0.1 };
 
-async function withKube(fn: (kube: ReturnType<typeof createKubeClient>) => Promise<void>) {
+async function withKube(fn: (kube: Awaited<ReturnType<typeof createKubeClient>>) => Promise<void>) {
   const simulator = await startSimulator();
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
-  const kube = createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
+  const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
   try {
     await fn(kube);
   } finally {

@@ -32,7 +32,7 @@ async function withEnricher(
   const simulator = await startSimulator();
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/kubeconfig`, simulator.kubeconfig());
-  const kube = createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
+  const kube = await createKubeClient({ connection: { mode: "kubeconfig", path: `${dir}/kubeconfig` } });
   const counts: Counts = {};
   const enricher = new Enricher({
     kube,
