@@ -224,14 +224,20 @@ function inflate(compressed: ReadableStream<Uint8Array>): ReadableStream<Uint8Ar
     notify();
   });
 
+  /** Decoded bytes read from the decoder and not handed out yet: read() returns all it holds, maybe two pieces. */
+  let rest: Uint8Array | undefined;
+
   /** The next decoded piece, or undefined at the end of the member; throws what the input or the decoder throws. */
   async function nextPiece(): Promise<Uint8Array | undefined> {
     for (;;) {
       if (failure !== undefined) throw failure;
-      const piece = decoder.read() as Uint8Array | null;
+      const piece = rest ?? decoder.read() as Uint8Array | null;
+      rest = undefined;
       if (piece !== null) {
-        end.addDecoded(piece.byteLength);
-        return piece;
+        if (piece.byteLength > INFLATE_PIECE_BYTES) rest = piece.subarray(INFLATE_PIECE_BYTES);
+        const handed = piece.subarray(0, INFLATE_PIECE_BYTES);
+        end.addDecoded(handed.byteLength);
+        return handed;
       }
       if (isEnded) {
         if (!end.isMemberEnd(decoder.bytesWritten)) throw toInvalidGzipError();
