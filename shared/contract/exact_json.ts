@@ -43,6 +43,54 @@ export function mayHoldInexactNumber(text: string): boolean {
   return MAYBE_INEXACT_VALUE.test(text) || MAYBE_INEXACT_ITEM.test(text);
 }
 
+/** True when a JSON number token starts at `at` and may not survive JSON.parse (the test of MAYBE_INEXACT_VALUE). */
+function isInexactTokenAt(text: string, at: number): boolean {
+  let i = at;
+  if (text.charCodeAt(i) === 45) i++; // "-"
+  const digitsStart = i;
+  for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i));
+  const digits = i - digitsStart;
+  if (digits >= 16) return true;
+  const next = text.charCodeAt(i);
+  return digits > 0 && (next === 46 || next === 101 || next === 69); // ".", "e", "E"
+}
+
+function isJsonSpace(code: number): boolean {
+  return code === 32 || code === 9 || code === 10 || code === 13;
+}
+
+/**
+ * True when some value after a key ending in `suffix` (which must end with the key's closing quote, as `ount"`) may
+ * be a number a plain JSON.parse would not keep as sent, by the test mayHoldInexactNumber applies after every key.
+ * Reads only the text after each occurrence of `suffix` (found with indexOf), so it costs far less than
+ * mayHoldInexactNumber on a line with many keys. Keys are matched as written: a key spelled with `\u` escapes is not
+ * found, so the caller must not rely on this for a text that holds `\u`.
+ */
+export function mayHoldInexactNumberAfterKey(text: string, suffix: string): boolean {
+  for (let at = text.indexOf(suffix); at !== -1; at = text.indexOf(suffix, at + 1)) {
+    let i = at + suffix.length;
+    while (isJsonSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 58) continue; // ":"
+    i++;
+    while (isJsonSpace(text.charCodeAt(i))) i++;
+    if (isInexactTokenAt(text, i)) return true;
+  }
+  return false;
+}
+
+/** True when a number (of any value) is at any depth of `value`. */
+export function hasNumber(value: unknown): boolean {
+  if (typeof value === "number") return true;
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasNumber(value[i])) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (hasNumber(record[key])) return true;
+  return false;
+}
+
 function keepNumberText(_key: string, value: unknown, context: { source?: string }): unknown {
   if (typeof value !== "number" || context.source === undefined) return value;
   // String(value) is what JSON.stringify would write; a number that already reads so stays a plain number.

@@ -6,7 +6,9 @@ import type { LineError, LineErrorCode } from "./line_error.ts";
 import { EVENT_TIME_FIELDS, type EventView, parseTimestamp, toEventView } from "./event_view.ts";
 import {
   findUnstorableNumber,
+  hasNumber,
   mayHoldInexactNumber,
+  mayHoldInexactNumberAfterKey,
   NUMERIC_FRACTION_DIGITS_MAX,
   NUMERIC_INTEGER_DIGITS_MAX,
   parseExactJson,
@@ -237,9 +239,26 @@ function parseEvent(record: Record<string, unknown>, line: number, text: string)
       `Cannot date line ${line}: the event has no eventTime, lastTimestamp, firstTimestamp or creationTimestamp`,
     );
   }
-  if (mayHoldInexactNumber(text)) return readExactNumbers(record as unknown as EventRecord, line, text);
+  if (mayStoreInexactNumber(view, text)) return readExactNumbers(record as unknown as EventRecord, line, text);
   return { ok: true, record: record as unknown as EventRecord, view };
 }
+
+/**
+ * True when the view built from a parse with numbers kept as sent (readExactNumbers) may differ from `view`. The
+ * view holds numbers only in `count` (from the key `count` or `deprecatedCount`), `series` and `source`; everything
+ * else in it is strings, which both parses read alike. So when series and source hold no number, only the tokens
+ * after the count keys can make a difference, and those are checked by the test mayHoldInexactNumber applies to all
+ * (a count key is looked for even when the view has no count: `1e-400` reads as 0, which is no count, but is one
+ * when read exactly). A line with `\u` escapes may spell a count key with them, so it gets the whole-line test.
+ * The whole-line test reads every character behind every quote of a 1.5 kB line; this reads the few after `ount"`.
+ */
+function mayStoreInexactNumber(view: EventView, text: string): boolean {
+  if (hasNumber(view.series) || hasNumber(view.source) || text.includes("\\u")) return mayHoldInexactNumber(text);
+  return mayHoldInexactNumberAfterKey(text, COUNT_KEY_SUFFIX);
+}
+
+/** The end of both count keys of an Event, `"count"` and `"deprecatedCount"`, closing quote included. */
+const COUNT_KEY_SUFFIX = 'ount"';
 
 /**
  * The view of a validated event line read again with its numbers as sent (parseExactJson), so that the stored event

@@ -2,6 +2,7 @@
  * A request body as a capped stream of decoded bytes: compressed bytes are counted as they arrive, gzip is decoded
  * in small steps, and decoded bytes are counted too, so neither a large body nor a gzip bomb is ever held whole.
  */
+import { createGunzip } from "node:zlib";
 import { HttpError } from "../http_error.ts";
 import { BYTES_HELD_PER_DECODED_BYTE, type MemoryReservation, OverBudgetError } from "./memory_budget.ts";
 
@@ -36,10 +37,10 @@ export function toOverBudgetHttpError(message: string, options?: ErrorOptions): 
 }
 
 /**
- * Compressed input is cut into pieces of at most this many bytes before decoding: deflate expands at most about
- * 1032:1, so one decoded chunk stays under ~8.5 MB whatever the client sends.
+ * The decoder hands out decoded bytes in pieces of at most this many, and decodes no further while one is unread, so
+ * what a request holds decoded ahead of its parser is bounded whatever the client sends.
  */
-const INFLATE_STEP_BYTES = 8 * 1024;
+const INFLATE_PIECE_BYTES = 64 * 1024;
 
 /**
  * Returns the decoded body; an empty body decodes to nothing in either encoding. The stream fails with an HttpError:
@@ -177,46 +178,134 @@ function tagReadErrors(body: ReadableStream<Uint8Array>, idleTimeoutS: number): 
   }, { highWaterMark: 0 });
 }
 
-function inflate(compressed: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  let compressedBytes = 0;
-  const steps = compressed.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>(
-      {
-        transform(chunk, controller) {
-          compressedBytes += chunk.byteLength;
-          for (let at = 0; at < chunk.byteLength; at += INFLATE_STEP_BYTES) {
-            controller.enqueue(chunk.subarray(at, at + INFLATE_STEP_BYTES));
-          }
-        },
-      },
-      undefined,
-      { highWaterMark: 0 },
-    ),
+/** The error of a body the gzip decoder refuses, or whose end does not close its one member. */
+function toInvalidGzipError(cause?: unknown): HttpError {
+  return new HttpError(
+    "INVALID_GZIP",
+    "Cannot decode the body: the gzip stream is corrupt, truncated or followed by other data",
+    { cause },
   );
-  // The DOM typing takes BufferSource chunks; the request body's Uint8Array chunks are exactly that at runtime.
-  const decompressor = new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
-  const reader = steps.pipeThrough(decompressor).getReader();
+}
+
+/**
+ * Decodes the gzip body with node:zlib's streaming decoder, which costs about half the CPU of the web
+ * DecompressionStream (1.6 against 2.8 µs an event of the benchmark's batches, measured on the same bodies). Pulled:
+ * a compressed chunk is written only when the decoder has no output left and has consumed the previous chunk, and the
+ * decoder stops between pieces of INFLATE_PIECE_BYTES until they are read, so a gzip bomb is never decoded ahead of
+ * the consumer.
+ *
+ * The decoder checks each member's CRC-32 and length itself, but also reads on after a member: a further member is
+ * decoded too, and from a zero byte on the rest is ignored. The body must be one member, so its end is checked: all of
+ * it consumed (the zero byte) and its last four bytes, the member's length modulo 2^32 (ISIZE, RFC 1952), equal to all
+ * bytes decoded. A member before the last that decodes to something makes them differ (a body decodes to far less than
+ * 4 GiB); only members that decode to nothing can come before the last unnoticed, and they change nothing decoded.
+ */
+function inflate(compressed: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = compressed.getReader();
+  const decoder = createGunzip({ chunkSize: INFLATE_PIECE_BYTES });
+  const end = new MemberEnd();
+  let failure: unknown;
+  let isEnded = false;
+  let isInputDone = false;
+  let isWriting = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  decoder.on("readable", notify);
+  decoder.on("end", () => {
+    isEnded = true;
+    notify();
+  });
+  decoder.on("error", (error) => {
+    failure ??= error;
+    notify();
+  });
+
+  /** Decoded bytes read from the decoder and not handed out yet: read() returns all it holds, maybe two pieces. */
+  let rest: Uint8Array | undefined;
+
+  /** The next decoded piece, or undefined at the end of the member; throws what the input or the decoder throws. */
+  async function nextPiece(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      const piece = rest ?? decoder.read() as Uint8Array | null;
+      rest = undefined;
+      if (piece !== null) {
+        if (piece.byteLength > INFLATE_PIECE_BYTES) rest = piece.subarray(INFLATE_PIECE_BYTES);
+        const handed = piece.subarray(0, INFLATE_PIECE_BYTES);
+        end.addDecoded(handed.byteLength);
+        return handed;
+      }
+      if (isEnded) {
+        if (!end.isMemberEnd(decoder.bytesWritten)) throw toInvalidGzipError();
+        return undefined;
+      }
+      if (!isWriting && !isInputDone) {
+        const result = await reader.read();
+        if (result.done) {
+          isInputDone = true;
+          // An empty body is an empty batch whatever its declared encoding, not a broken gzip stream.
+          if (end.compressedBytes === 0) return undefined;
+          decoder.end();
+        } else {
+          end.addCompressed(result.value);
+          isWriting = true;
+          decoder.write(result.value, () => {
+            isWriting = false;
+            notify();
+          });
+        }
+        continue;
+      }
+      await new Promise<void>((resolve) => wake = resolve);
+    }
+  }
+
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const result = await reader.read();
-        if (result.done) controller.close();
-        else controller.enqueue(result.value);
+        const piece = await nextPiece();
+        if (piece !== undefined) return controller.enqueue(piece);
+        decoder.destroy();
+        controller.close();
       } catch (error) {
-        // An empty body is an empty batch whatever its declared encoding, not a broken gzip stream.
-        if (compressedBytes === 0 && !(error instanceof HttpError)) return controller.close();
+        decoder.destroy();
         // Limits and read failures upstream keep their own code; anything else is the decoder refusing the data.
-        controller.error(
-          error instanceof HttpError ? error : new HttpError(
-            "INVALID_GZIP",
-            "Cannot decode the body: the gzip stream is corrupt, truncated or followed by other data",
-            { cause: error },
-          ),
-        );
+        controller.error(error instanceof HttpError ? error : toInvalidGzipError(error));
       }
     },
     cancel(reason) {
+      decoder.destroy();
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/** What tells the end of the one gzip member of a body: bytes in and out, and the body's last four bytes. */
+class MemberEnd {
+  compressedBytes = 0;
+  #decodedBytes = 0;
+  /** The last four compressed bytes, the most recent last. */
+  readonly #tail = new Uint8Array(4);
+
+  addCompressed(chunk: Uint8Array): void {
+    this.compressedBytes += chunk.byteLength;
+    const kept = Math.min(chunk.byteLength, 4);
+    this.#tail.copyWithin(0, kept);
+    this.#tail.set(chunk.subarray(chunk.byteLength - kept), 4 - kept);
+  }
+
+  addDecoded(bytes: number): void {
+    this.#decodedBytes += bytes;
+  }
+
+  /** True when the decoder consumed every byte and the last four are the length of all that was decoded (ISIZE). */
+  isMemberEnd(consumedBytes: number): boolean {
+    if (consumedBytes !== this.compressedBytes || this.compressedBytes < 4) return false;
+    const size = (this.#tail[0]! | this.#tail[1]! << 8 | this.#tail[2]! << 16 | this.#tail[3]! << 24) >>> 0;
+    return size === this.#decodedBytes % 2 ** 32;
+  }
 }

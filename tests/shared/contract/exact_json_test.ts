@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import {
   findUnstorableNumber,
+  hasNumber,
   isPositiveNumber,
   isRawJsonNumber,
   isStorableNumber,
   mayHoldInexactNumber,
+  mayHoldInexactNumberAfterKey,
   parseExactJson,
 } from "../../../shared/contract/exact_json.ts";
 import { testDatabaseUrl } from "../../support/database.ts";
@@ -181,4 +183,36 @@ Deno.test("isStorableNumber agrees with PostgreSQL's jsonb input at the bounds o
   } finally {
     await sql.end();
   }
+});
+
+Deno.test("mayHoldInexactNumberAfterKey applies the test of mayHoldInexactNumber after each key ending in the suffix", () => {
+  for (const number of INEXACT) {
+    for (
+      const text of [`{"count":${number}}`, `{"a":1,"deprecatedCount" :\t${number}}`, `{"count":1,"count":${number}}`]
+    ) {
+      assert.equal(mayHoldInexactNumberAfterKey(text, 'ount"'), true, text);
+    }
+    // Other keys, values that are strings, and the suffix inside a string are not read.
+    for (
+      const text of [
+        `{"a":${number},"count":1}`,
+        `{"count":"${number}"}`,
+        `{"m":"amount\\":${number}"}`,
+        `{"ount":[${number}]}`,
+      ]
+    ) {
+      assert.equal(mayHoldInexactNumberAfterKey(text, 'ount"'), false, text);
+    }
+  }
+  for (const number of ["0", "-0", "7", "-42", "123456789012345", "-999999999999999"]) {
+    assert.equal(mayHoldInexactNumberAfterKey(`{"count":${number}}`, 'ount"'), false, number);
+  }
+  assert.equal(mayHoldInexactNumberAfterKey('{"count":', 'ount"'), false);
+});
+
+Deno.test("hasNumber finds a number at any depth, and nothing in strings, booleans and null", () => {
+  assert.equal(hasNumber({ a: [{ b: [0] }] }), true);
+  assert.equal(hasNumber(-1), true);
+  assert.equal(hasNumber({ a: ["1", true, null, { b: "2.5" }] }), false);
+  assert.equal(hasNumber(undefined), false);
 });

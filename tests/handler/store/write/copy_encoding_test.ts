@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { COPY_COLUMNS, toCopyChunks, toCopyLine, toCopyValue } from "../../../../handler/store/write/copy_encoding.ts";
+import { type EventRow, NULLABLE_COLUMN_SOURCES } from "../../../../shared/contract/event_row.ts";
 import { makeRow } from "../store_support.ts";
 
 Deno.test("toCopyValue writes null as \\N and escapes backslash, tab, newline and carriage return", () => {
@@ -85,3 +86,76 @@ Deno.test("toCopyChunks throws RangeError for a NUL character, after the chunks 
   assert.equal(chunks.next().done, false);
   assert.throws(() => chunks.next(), { name: "RangeError" });
 });
+
+/** The row keys in COPY_COLUMNS order, written out here so the reference below does not lean on toCopyLine. */
+const ROW_KEYS = [
+  "createdAt",
+  "clusterName",
+  "uid",
+  "globalUid",
+  "namespace",
+  "resourceKind",
+  "resourceName",
+  "involvedObjectUid",
+  "eventType",
+  "reason",
+  "message",
+  "compositionId",
+  "raw",
+  "resourceVersion",
+] as const;
+
+/** The obviously correct COPY line: every value through toCopyValue, tab separated, newline ended. */
+function toReferenceLine(row: Record<string, string | null>): string {
+  return ROW_KEYS.map((key) => toCopyValue(row[key]!)).join("\t") + "\n";
+}
+
+/** Values that need no escape, ones that need each escape, and JSON text as JSON.stringify writes it. */
+const VALUES = [
+  "plain",
+  "",
+  "\\N",
+  "a\\b",
+  "tab\there",
+  "line\nend",
+  "cr\rhere",
+  "\\\t\n\r\\",
+  "ü 🎉 €",
+  JSON.stringify({ m: 'say "hi"\n\tC:\\dir', n: [1.5] }),
+  '{"not json',
+];
+
+Deno.test("toCopyLine writes what toCopyValue writes for each value, for any value in any column", () => {
+  let seed = 11;
+  const pick = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return VALUES[seed % VALUES.length]!;
+  };
+  const plain = Object.fromEntries(ROW_KEYS.map((key) => [key, `${key}-1`])) as Record<string, string | null>;
+  const rows: Record<string, string | null>[] = [plain];
+  // Each column with each value (and null where a column can be null), the others plain; then mixed rows.
+  for (const key of ROW_KEYS) {
+    for (const value of [...VALUES, null]) {
+      if (value === null && !COPY_NULLABLE.has(key)) continue;
+      rows.push({ ...plain, [key]: value });
+    }
+  }
+  for (let i = 0; i < 2_000; i++) {
+    rows.push(Object.fromEntries(ROW_KEYS.map((key) => [key, COPY_NULLABLE.has(key) && i % 7 === 0 ? null : pick()])));
+  }
+  for (const row of rows) {
+    assert.equal(toCopyLine(row as unknown as EventRow), toReferenceLine(row), JSON.stringify(row));
+  }
+});
+
+Deno.test("toCopyLine refuses a NUL character in any column, raw included", () => {
+  const row = makeRow("c1", 1);
+  for (const key of ROW_KEYS) {
+    assert.throws(() => toCopyLine({ ...row, [key]: "a\u0000b" }), {
+      name: "RangeError",
+      message: "Cannot encode a value for COPY: it contains a NUL character",
+    }, key);
+  }
+});
+
+const COPY_NULLABLE = new Set<string>(Object.values(NULLABLE_COLUMN_SOURCES).map((source) => source.key));
