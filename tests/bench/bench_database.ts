@@ -3,6 +3,7 @@
  * and as the existing Krateo stack creates it, with daily partitions, a plain COPY of rows, and a count of the
  * notifications the rows produce.
  */
+import { createKrateoTable as createStackTable } from "../support/krateo_fixture.ts";
 import postgres from "postgres";
 import { connect as connectSocket } from "node:net";
 import type { EventRow } from "../../shared/contract/event_row.ts";
@@ -52,18 +53,13 @@ export async function createEventsTable(sql: Sql, schema: string, days: readonly
 }
 
 /**
- * The existing Krateo stack's `k8s_events` (tests/fixtures/krateo_schema.sql: per-row NOTIFY trigger, an index on
- * composition_id) in a new `schema`, with daily partitions for `days`.
+ * The Krateo stack's `k8s_events` in a fresh `schema`, with the daily partitions its partition job makes (the
+ * deduplication index and six query indexes each): tests/support/krateo_fixture.ts.
  */
 export async function createKrateoTable(sql: Sql, schema: string, days: readonly string[]): Promise<void> {
-  const ddl = await Deno.readTextFile(new URL("../fixtures/krateo_schema.sql", import.meta.url));
   await sql.unsafe(`drop schema if exists "${schema}" cascade`);
   await sql.unsafe(`create schema "${schema}"`);
-  await sql.begin(async (tx) => {
-    await tx.unsafe(`set local search_path to "${schema}"`);
-    await tx.unsafe(ddl).simple();
-  });
-  await createPartitions(sql, schema, days);
+  await createStackTable(sql, schema, days);
 }
 
 /** Notifications on channel `events` counted as they arrive, by the prefix of their global_uid. */

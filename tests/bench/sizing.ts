@@ -4,7 +4,8 @@
  * on one day, with a pod's enrichment (sizing_records.ts), through the real write path: the handler process
  * (`handler/main.ts`, as `deno task bench` starts it) receiving gzip NDJSON batches of 1,000 records from two clusters
  * at once. Done twice: into the table the handler creates (`handler`) and into the existing Krateo layout (`krateo`:
- * tests/fixtures/krateo_schema.sql, per-row NOTIFY trigger and an index on composition_id).
+ * tests/fixtures/krateo_schema.sql, per-row NOTIFY trigger, and the day's partition made by the stack's partition job
+ * with its seven indexes, tests/fixtures/krateo_partition.sql).
  *
  * Prints one JSON object per layout (`bench: "sizing"`): the average size of `raw` as text and as stored, and of a
  * whole row; bytes per event of the partitions' heap, TOAST and each index (summed over the partitions) and in total
@@ -30,7 +31,8 @@ import {
   readWalBytesSince,
   readWalLsn,
 } from "./relation_sizes.ts";
-import { loadFixtureEvents, makeSizingRecords } from "./sizing_records.ts";
+import { loadFixtureEvents, makeSizingRecords, SIZING_DAY } from "./sizing_records.ts";
+import { createKrateoTable } from "../support/krateo_fixture.ts";
 
 const EVENTS = Number(Deno.env.get("BENCH_SIZING_EVENTS") ?? 40_000);
 /** Records per request: the relay's default batch. */
@@ -51,11 +53,8 @@ async function prepareSchema(sql: Sql, layout: Layout): Promise<string> {
   await sql.unsafe(`drop schema if exists ${schema} cascade`);
   if (layout === "krateo") {
     await sql.unsafe(`create schema ${schema}`);
-    const ddl = await Deno.readTextFile(new URL("../fixtures/krateo_schema.sql", import.meta.url));
-    await sql.begin(async (tx) => {
-      await tx.unsafe(`set local search_path to ${schema}`);
-      await tx.unsafe(ddl).simple();
-    });
+    // The stack's partition job has made the day's partition, with its seven indexes, before events arrive.
+    await createKrateoTable(sql, schema, [SIZING_DAY]);
   }
   return schema;
 }

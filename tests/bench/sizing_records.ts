@@ -10,7 +10,7 @@ import { type EventRecord, RECORD_VERSION } from "../../shared/contract/records.
 type Json = Record<string, unknown>;
 
 /** The UTC day every stored copy is moved to. */
-const DAY = "2026-12-01";
+export const SIZING_DAY = "2026-12-01";
 const DATE_IN_TIMESTAMP = /"\d{4}-\d{2}-\d{2}T/g;
 
 /** The real fixture events (tests/fixtures/*.ndjson), managedFields removed as the relay does. */
@@ -30,7 +30,7 @@ export async function loadFixtureEvents(): Promise<Json[]> {
 
 /**
  * `count` copies of the fixture events for `cluster`, cycling through them from `offset`: each with its own uid and
- * resourceVersion, its timestamps moved to DAY, and a pod's enrichment (see the file comment).
+ * resourceVersion, its timestamps moved to SIZING_DAY, and a pod's enrichment (see the file comment).
  */
 export function makeSizingRecords(
   fixtures: readonly Json[],
@@ -39,7 +39,9 @@ export function makeSizingRecords(
   return Array.from({ length: options.count }, (_, i) => {
     const n = options.offset + i;
     // All on one day, as a day's partition fills in service: same times of day, same text lengths.
-    const event = JSON.parse(JSON.stringify(fixtures[n % fixtures.length]).replace(DATE_IN_TIMESTAMP, `"${DAY}T`));
+    const event = JSON.parse(
+      JSON.stringify(fixtures[n % fixtures.length]).replace(DATE_IN_TIMESTAMP, `"${SIZING_DAY}T`),
+    );
     const metadata = event.metadata as Json;
     metadata.uid = crypto.randomUUID();
     metadata.resourceVersion = String(20_000_000 + n);

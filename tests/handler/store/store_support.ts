@@ -11,6 +11,7 @@ import {
   type PostgresStoreOptions,
 } from "../../../handler/store/postgres_store.ts";
 import { testDatabaseUrl, withTestSchema } from "../../support/database.ts";
+import { krateoPartitionDdl, krateoSchemaDdl, runInSchema } from "../../support/krateo_fixture.ts";
 
 /** Fields of a test row to set; `createdAt` may also be a Date, which the row holds as its ISO text (UTC). */
 export type RowOverrides = Omit<Partial<EventRow>, "createdAt"> & { createdAt?: Date | string };
@@ -63,30 +64,13 @@ export function openStore(
 /** The day of the partition applyKrateoSchema makes, as the stack's job would have. */
 export const KRATEO_PARTITION_DAY = "2021-05-05";
 
-async function runInSchema(sql: postgres.Sql, schema: string, ddl: string): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx.unsafe(`set local search_path to "${schema}"`);
-    await tx.unsafe(ddl).simple();
-  });
-}
-
 /**
  * Creates the existing stack's `k8s_events` (tests/fixtures/krateo_schema.sql) in `schema`, with one partition
  * (KRATEO_PARTITION_DAY) made as the stack's partition job makes it.
  */
 export async function applyKrateoSchema(sql: postgres.Sql, schema: string): Promise<void> {
-  await runInSchema(sql, schema, await Deno.readTextFile(new URL("../../fixtures/krateo_schema.sql", import.meta.url)));
+  await runInSchema(sql, schema, await krateoSchemaDdl());
   await createKrateoPartition(sql, schema, KRATEO_PARTITION_DAY);
-}
-
-/** The stack's partition job's statements for one day (tests/fixtures/krateo_partition.sql), unqualified. */
-export async function krateoPartitionDdl(day: string): Promise<string> {
-  const template = await Deno.readTextFile(new URL("../../fixtures/krateo_partition.sql", import.meta.url));
-  const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  return template
-    .replaceAll("{partition}", `k8s_events_${day.replaceAll("-", "_")}`)
-    .replaceAll("{from}", `${day} 00:00:00+00`)
-    .replaceAll("{to}", `${next} 00:00:00+00`);
 }
 
 /**

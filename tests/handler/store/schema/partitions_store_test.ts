@@ -7,7 +7,8 @@ import postgres from "postgres";
 import { testDatabaseUrl } from "../../../support/database.ts";
 import { createLogger } from "../../../../shared/telemetry/log.ts";
 import { ensurePartitionsAhead, startPartitionsAhead } from "../../../../handler/store/schema/partitions_ahead.ts";
-import { krateoPartitionDdl, makeRow, type SchemaPath, uniqueCluster, withStore } from "../store_support.ts";
+import { makeRow, type SchemaPath, uniqueCluster, withStore } from "../store_support.ts";
+import { krateoPartitionDdl } from "../../../support/krateo_fixture.ts";
 import { eventRecord, ndjson, post, withApp } from "../../http/app_harness.ts";
 
 const PATHS: SchemaPath[] = ["created by the store", "existing Krateo schema"];
