@@ -2,7 +2,7 @@
  * The two reference figures of `handler_ingest`, measured on the same rows and database: a plain COPY into an
  * identical table without conflict handling or trigger (`copy_limit`), and the Go events-ingester's method
  * (`krateo_strategy`): multi-row INSERT of 100 rows per statement on one connection into the existing stack's table
- * (tests/fixtures/krateo_schema.sql) with its per-row NOTIFY trigger, with a client listening to the notifications
+ * (tests/support/krateo_fixture.ts: seven indexes a partition) with its per-row NOTIFY trigger, with a client listening to the notifications
  * as the handler's runs have one.
  */
 import type { EventRow } from "../../shared/contract/event_row.ts";

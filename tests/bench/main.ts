@@ -11,7 +11,7 @@
  * senders. The baselines are measured once, on the first run's rows.
  *
  * `handler_krateo_table`: the same one-sender events sent to a handler that adopts the existing Krateo stack's table
- * (tests/fixtures/krateo_schema.sql, its per-row NOTIFY trigger kept), against the Krateo method into the same table
+ * (tests/fixtures/krateo_schema.sql and its job's partitions, per-row NOTIFY trigger kept), against the Krateo method into the same table
  * layout (`krateo_strategy` above); once per entry of BENCH_BATCH_RECORDS. BENCH_SKIP_KRATEO_TABLE=1 leaves it out.
  *
  * `notify_strategy`: the same rows written in the same batches into tables that differ only in how the per-row
