@@ -5,7 +5,8 @@ import type { Enrichment } from "../../shared/contract/records.ts";
 import { RECORD_VERSION } from "../../shared/contract/records.ts";
 import { type Delay, delay as realDelay } from "../../shared/delay.ts";
 import type { ByteQueue } from "./byte_queue.ts";
-import { type QueueItem, toUtf8Length } from "./queue_item.ts";
+import type { QueueItem } from "./queue_item.ts";
+import { toUtf8Length } from "../../shared/contract/utf8.ts";
 import { linkSignals } from "../linked_signal.ts";
 
 /** One batch ready to send. */

@@ -13,7 +13,8 @@ import { toBackoffMs } from "../../shared/backoff.ts";
 import type { ByteQueue } from "./byte_queue.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "../kube/kube_api.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import { type EventItem, type QueueItem, SMALL_ITEM_BYTES, toUtf8Length } from "./queue_item.ts";
+import { type EventItem, type QueueItem, SMALL_ITEM_BYTES } from "./queue_item.ts";
+import { toUtf8Length } from "../../shared/contract/utf8.ts";
 import { RecentSet, toVersionKey } from "./recent_set.ts";
 import { queueEventItem } from "./storm_control.ts";
 

@@ -49,20 +49,3 @@ export type QueueItem = EventItem | GapItem | MarkItem;
 
 /** Bytes a mark or gap is charged in the queue. */
 export const SMALL_ITEM_BYTES = 256;
-
-/**
- * UTF-8 length of `text`, exactly what TextEncoder writes for it. Encoded into a buffer kept for the purpose and
- * thrown away: several times faster than testing the text for ASCII with a RegExp or counting in a loop, and it
- * allocates nothing. Text too long for the buffer is encoded whole.
- */
-export function toUtf8Length(text: string): number {
-  if (text.length <= UTF8_SCRATCH.length) {
-    const { read, written } = UTF8_ENCODER.encodeInto(text, UTF8_SCRATCH);
-    if (read === text.length) return written;
-  }
-  return UTF8_ENCODER.encode(text).length;
-}
-
-const UTF8_ENCODER = new TextEncoder();
-/** Room for an event of 64 KiB of ASCII; an event rarely exceeds a few KiB. */
-const UTF8_SCRATCH = new Uint8Array(64 * 1024);
