@@ -15,6 +15,27 @@ import {
 
 const NOW_MS = Date.UTC(2026, 11, 3, 12, 0, 0);
 
+/** The watcher's options for tests: cluster c1, all namespaces, a silent logger and the fixed clock; `overrides` win. */
+function toWatcherOptions(
+  fake: FakeKube,
+  queue: ByteQueue<QueueItem>,
+  overrides: Partial<EventWatcherOptions> = {},
+): EventWatcherOptions {
+  return {
+    kube: fake.kube,
+    queue,
+    cluster: "c1",
+    namespaces: [],
+    readResumeVersion: () => Promise.resolve(null),
+    onActivity: () => {},
+    metrics: createCountingMetrics().metrics,
+    logger: createLogger({ isDebug: false, write: () => {} }),
+    backoffMaxMs: 30_000,
+    now: () => NOW_MS,
+    ...overrides,
+  };
+}
+
 /**
  * Runs the watcher against `script` until watch number `untilWatch` is idle, then stops it and returns what it
  * queued, its counters, the fake's calls and the waits it asked for.
@@ -29,23 +50,17 @@ async function watchUntil(
   const waits: number[] = [];
   let activity = 0;
   const controller = new AbortController();
-  const watcherOptions: EventWatcherOptions = {
-    kube: fake.kube,
-    queue,
-    cluster: "c1",
+  const watcherOptions = toWatcherOptions(fake, queue, {
     namespaces: options.namespaces ?? [],
     readResumeVersion: () => Promise.resolve(options.resumeVersion ?? null),
     onActivity: () => activity++,
     metrics,
-    logger: createLogger({ isDebug: false, write: () => {} }),
-    backoffMaxMs: 30_000,
-    now: () => NOW_MS,
     delay: (ms, signal) => {
       waits.push(ms);
       return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
     },
     random: () => 0.5,
-  };
+  });
   const running = runEventWatcher(watcherOptions, controller.signal);
   await fake.watchIdle(options.untilWatch);
   controller.abort(new Error("shutdown"));
@@ -202,18 +217,10 @@ Deno.test("runEventWatcher queues events without managedFields", async () => {
   const fake = createFakeKube({ watches: [[{ type: "ADDED", object: toEvent("u1", "101"), resourceVersion: "101" }]] });
   const queue = new ByteQueue<QueueItem>({ bytesMax: 1024 * 1024 });
   const controller = new AbortController();
-  const running = runEventWatcher({
-    kube: fake.kube,
-    queue,
-    cluster: "c1",
-    namespaces: [],
-    readResumeVersion: () => Promise.resolve("100"),
-    onActivity: () => {},
-    metrics: createCountingMetrics().metrics,
-    logger: createLogger({ isDebug: false, write: () => {} }),
-    backoffMaxMs: 1_000,
-    now: () => NOW_MS,
-  }, controller.signal);
+  const running = runEventWatcher(
+    toWatcherOptions(fake, queue, { readResumeVersion: () => Promise.resolve("100"), backoffMaxMs: 1_000 }),
+    controller.signal,
+  );
   await fake.watchIdle(0);
   controller.abort();
   await running;
@@ -240,19 +247,10 @@ Deno.test("runEventWatcher builds a list page's items before waiting for room, t
   const queue = new ByteQueue<QueueItem>({ bytesMax: 100 });
   const { counts, metrics } = createCountingMetrics();
   const controller = new AbortController();
-  const running = runEventWatcher({
-    kube: fake.kube,
-    queue,
-    cluster: "c1",
-    namespaces: [],
-    readResumeVersion: () => Promise.resolve(null),
-    onActivity: () => {},
-    metrics,
-    logger: createLogger({ isDebug: false, write: () => {} }),
-    backoffMaxMs: 30_000,
-    now: () => NOW_MS,
-    delay: () => Promise.resolve(),
-  }, controller.signal);
+  const running = runEventWatcher(
+    toWatcherOptions(fake, queue, { metrics, delay: () => Promise.resolve() }),
+    controller.signal,
+  );
   await new Promise((resolve) => setTimeout(resolve, 20));
   // The whole first page was read and turned into items (the parsed page is no longer needed); one is queued.
   assert.deepEqual([counts.eventsReceived, counts.eventsDispatched, queue.length], [3, 1, 1]);
